@@ -1,0 +1,34 @@
+# Shared environment for every script and test that drives the Pulumi engine or the local cluster.
+# Source it (`. scripts/env.sh`); it only exports variables and creates ignored folders.
+#
+# Why these locations: built binaries are big and slow to make, so they live in a per-user cache
+# outside the clone (reused by every clone and by CI on the same machine); Pulumi state, PULUMI_HOME
+# and the local cluster belong to this checkout, so they live in ignored folders inside it.
+
+API_STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export API_STACK_ROOT
+
+# Toolchain cache: built binaries (bin/), Python tools (venv/), build logs (logs/).
+export API_STACK_CACHE="${API_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/api-stack}"
+export API_STACK_BIN="$API_STACK_CACHE/bin"
+mkdir -p "$API_STACK_BIN"
+case ":$PATH:" in *":$API_STACK_BIN:"*) ;; *) export PATH="$API_STACK_BIN:$PATH" ;; esac
+
+# Pulumi: local home and file backend unless the user already chose a backend.
+export API_STACK_LOCAL="$API_STACK_ROOT/.pulumi-local"
+mkdir -p "$API_STACK_LOCAL/home" "$API_STACK_LOCAL/state"
+export PULUMI_HOME="${PULUMI_HOME:-$API_STACK_LOCAL/home}"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$API_STACK_LOCAL/state}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# Passphrase secrets provider: a random passphrase generated once per checkout, never committed.
+if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then
+  if [ ! -s "$API_STACK_LOCAL/passphrase" ]; then
+    (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n' >"$API_STACK_LOCAL/passphrase")
+  fi
+  export PULUMI_CONFIG_PASSPHRASE_FILE="$API_STACK_LOCAL/passphrase"
+fi
+
+# Local cluster (scripts/cluster.sh): data and kubeconfig inside the checkout.
+export API_STACK_CLUSTER_DIR="$API_STACK_ROOT/.local-cluster"
+export API_STACK_KUBECONFIG="$API_STACK_CLUSTER_DIR/kubeconfig"
