@@ -1,0 +1,246 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
+import { ContainerResources } from "./postgres";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
+
+/** Autoscaling bounds for the API. */
+export interface ApiAutoscalingArgs {
+    readonly minReplicas: number;
+    readonly maxReplicas: number;
+    /** Target average CPU utilisation, percent of the request. */
+    readonly targetCpuPercent: number;
+}
+
+/** Where the API finds its database: a key of a Secret holding the full connection URL. */
+export interface ApiDatabaseArgs {
+    readonly secretName: pulumi.Input<string>;
+    readonly urlKey: string;
+    /** Hash of the Secret's content, put on the pod template so that a new Secret rolls the pods. */
+    readonly secretChecksum: pulumi.Input<string>;
+}
+
+/** Arguments of {@link Api}. */
+export interface ApiArgs {
+    /** Namespace to create everything in. */
+    readonly namespace: pulumi.Input<string>;
+    /** `app.kubernetes.io/instance` of the API objects, usually the stack name. */
+    readonly instance: string;
+    /** Image reference to run (tagged by content or pinned by digest). */
+    readonly image: pulumi.Input<string>;
+    /** Pods to run when `autoscaling` is not set. @default 1 */
+    readonly replicas?: number;
+    /** Requests and limits of the API container. */
+    readonly resources: ContainerResources;
+    /** The app's LOG_LEVEL. @default "info" */
+    readonly logLevel?: string;
+    readonly database: ApiDatabaseArgs;
+    /** Service type. @default "ClusterIP" */
+    readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+    /** Port the Service listens on. @default 80 */
+    readonly servicePort?: number;
+    /**
+     * Wait for a LoadBalancer Service to get an address. Only a cluster that cannot provision
+     * load balancers (the local simulated one) should turn this off.
+     * @default true
+     */
+    readonly awaitServiceAddress?: boolean;
+    /** Add a HorizontalPodAutoscaler; `replicas` is then left to it. */
+    readonly autoscaling?: ApiAutoscalingArgs;
+}
+
+/** The identity of the API's pods, exported so that the database can admit exactly them. */
+export function apiIdentity(instance: string): WorkloadIdentity {
+    return { name: "api", instance, component: "server" };
+}
+
+/** The port the app listens on: the contract with `app/` (PORT defaults to it there too). */
+export const apiContainerPort = 8000;
+/** Where the database URL file appears in the container: the contract with `app/`. */
+export const databaseUrlFile = "/var/run/secrets/api-stack/database/url";
+const apiUid = 10001; // the numeric user of app/Dockerfile
+
+/**
+ * The API: a Deployment that rolls without losing capacity, its Service, a NetworkPolicy that
+ * admits HTTP, a PodDisruptionBudget when there is more than one pod and an optional autoscaler.
+ */
+export class Api extends pulumi.ComponentResource {
+    public readonly serviceName: pulumi.Output<string>;
+    /** In-cluster URL of the Service. */
+    public readonly internalUrl: pulumi.Output<string>;
+    /** Address outside the cluster (LoadBalancer ingress), when the Service type gives one. */
+    public readonly externalEndpoint: pulumi.Output<string | undefined>;
+    public readonly deploymentName: pulumi.Output<string>;
+
+    constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("api-stack:app:Api", name, {}, opts);
+        const replicas = args.replicas ?? 1;
+        if (!Number.isInteger(replicas) || replicas < 1) {
+            throw new Error(`Api ${name}: args.replicas must be an integer >= 1, got ${replicas}`);
+        }
+        if (args.autoscaling && args.autoscaling.maxReplicas < args.autoscaling.minReplicas) {
+            throw new Error(`Api ${name}: args.autoscaling.maxReplicas must be >= minReplicas`);
+        }
+        const identity = apiIdentity(args.instance);
+        const labels = commonLabels(identity);
+        const serviceType = args.serviceType ?? "ClusterIP";
+        const servicePort = args.servicePort ?? 80;
+        const lowestReplicas = args.autoscaling ? args.autoscaling.minReplicas : replicas;
+
+        const deployment = new k8s.apps.v1.Deployment(
+            `${name}-deployment`,
+            {
+                metadata: { name: "api", namespace: args.namespace, labels },
+                spec: {
+                    // With an autoscaler the field is left unset, so `pulumi up` never resets its count.
+                    replicas: args.autoscaling ? undefined : replicas,
+                    revisionHistoryLimit: 5,
+                    selector: { matchLabels: selectorLabels(identity) },
+                    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                    template: {
+                        metadata: { labels, annotations: { "checksum/database-secret": args.database.secretChecksum } },
+                        spec: {
+                            automountServiceAccountToken: false,
+                            enableServiceLinks: false,
+                            securityContext: restrictedPodSecurityContext(apiUid),
+                            // preStop (5 s) + the app's own drain bound (20 s) fit in this.
+                            terminationGracePeriodSeconds: 30,
+                            containers: [
+                                {
+                                    name: "api",
+                                    image: args.image,
+                                    imagePullPolicy: "IfNotPresent",
+                                    ports: [{ name: "http", containerPort: apiContainerPort, protocol: "TCP" }],
+                                    env: [
+                                        { name: "PORT", value: String(apiContainerPort) },
+                                        { name: "LOG_LEVEL", value: args.logLevel ?? "info" },
+                                        { name: "DATABASE_URL_FILE", value: databaseUrlFile },
+                                    ],
+                                    resources: args.resources,
+                                    securityContext: restrictedContainerSecurityContext,
+                                    startupProbe: {
+                                        httpGet: { path: "/livez", port: "http" },
+                                        periodSeconds: 2,
+                                        failureThreshold: 30,
+                                        timeoutSeconds: 2,
+                                    },
+                                    livenessProbe: {
+                                        httpGet: { path: "/livez", port: "http" },
+                                        periodSeconds: 10,
+                                        failureThreshold: 3,
+                                        timeoutSeconds: 2,
+                                    },
+                                    readinessProbe: {
+                                        httpGet: { path: "/readyz", port: "http" },
+                                        periodSeconds: 5,
+                                        failureThreshold: 2,
+                                        timeoutSeconds: 2,
+                                    },
+                                    // Endpoints are removed asynchronously; keep serving while they are.
+                                    lifecycle: { preStop: { exec: { command: ["sleep", "5"] } } },
+                                    volumeMounts: [
+                                        { name: "database-url", mountPath: databaseUrlFile.replace(/\/[^/]+$/, ""), readOnly: true },
+                                        { name: "tmp", mountPath: "/tmp" },
+                                    ],
+                                },
+                            ],
+                            volumes: [
+                                {
+                                    name: "database-url",
+                                    secret: {
+                                        secretName: args.database.secretName,
+                                        items: [{ key: args.database.urlKey, path: databaseUrlFile.replace(/^.*\//, "") }],
+                                        defaultMode: 0o440,
+                                    },
+                                },
+                                { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+                            ],
+                        },
+                    },
+                },
+            },
+            { parent: this },
+        );
+        this.deploymentName = deployment.metadata.name;
+
+        const service = new k8s.core.v1.Service(
+            `${name}-service`,
+            {
+                metadata: {
+                    name: "api",
+                    namespace: args.namespace,
+                    labels,
+                    annotations:
+                        serviceType === "LoadBalancer" && args.awaitServiceAddress === false
+                            ? { "pulumi.com/skipAwait": "true" }
+                            : undefined,
+                },
+                spec: {
+                    type: serviceType,
+                    selector: selectorLabels(identity),
+                    ports: [{ name: "http", port: servicePort, targetPort: "http", protocol: "TCP" }],
+                },
+            },
+            { parent: this },
+        );
+        this.serviceName = service.metadata.name;
+        this.internalUrl = pulumi.interpolate`http://${service.metadata.name}.${args.namespace}.svc.cluster.local:${servicePort}`;
+        this.externalEndpoint = service.status.apply((status) => {
+            const ingress = status?.loadBalancer?.ingress?.[0];
+            const host = ingress?.hostname || ingress?.ip;
+            return host ? `http://${host}:${servicePort}` : undefined;
+        });
+
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-network-policy`,
+            {
+                metadata: { name: "api-http", namespace: args.namespace, labels },
+                spec: {
+                    podSelector: { matchLabels: selectorLabels(identity) },
+                    policyTypes: ["Ingress"],
+                    ingress: [{ ports: [{ protocol: "TCP", port: apiContainerPort }] }],
+                },
+            },
+            { parent: this },
+        );
+
+        if (lowestReplicas > 1) {
+            new k8s.policy.v1.PodDisruptionBudget(
+                `${name}-pdb`,
+                {
+                    metadata: { name: "api", namespace: args.namespace, labels },
+                    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(identity) } },
+                },
+                { parent: this },
+            );
+        }
+
+        if (args.autoscaling) {
+            new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                `${name}-hpa`,
+                {
+                    metadata: { name: "api", namespace: args.namespace, labels },
+                    spec: {
+                        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata.name },
+                        minReplicas: args.autoscaling.minReplicas,
+                        maxReplicas: args.autoscaling.maxReplicas,
+                        metrics: [
+                            {
+                                type: "Resource",
+                                resource: { name: "cpu", target: { type: "Utilization", averageUtilization: args.autoscaling.targetCpuPercent } },
+                            },
+                        ],
+                    },
+                },
+                { parent: this },
+            );
+        }
+
+        this.registerOutputs({
+            serviceName: this.serviceName,
+            internalUrl: this.internalUrl,
+            externalEndpoint: this.externalEndpoint,
+            deploymentName: this.deploymentName,
+        });
+    }
+}

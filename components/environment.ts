@@ -1,0 +1,61 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { partOf } from "./labels";
+
+/** Arguments of {@link Environment}. */
+export interface EnvironmentArgs {
+    /** Name of the Kubernetes namespace to create (a DNS-1123 label). */
+    readonly namespace: string;
+    /**
+     * Pod Security Standards level enforced, warned and audited in the namespace.
+     * @default "restricted"
+     */
+    readonly podSecurityLevel?: "restricted" | "baseline";
+}
+
+/**
+ * The namespace every other object lives in: Pod Security `restricted` enforced by the API
+ * server, and a default-deny ingress NetworkPolicy so that only traffic another policy admits
+ * reaches any pod (the API and PostgreSQL components add those policies).
+ */
+export class Environment extends pulumi.ComponentResource {
+    /** Name of the namespace, known once it exists: depend on it to order creation. */
+    public readonly namespaceName: pulumi.Output<string>;
+
+    constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("api-stack:platform:Environment", name, {}, opts);
+        const level = args.podSecurityLevel ?? "restricted";
+
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            {
+                metadata: {
+                    name: args.namespace,
+                    labels: {
+                        "app.kubernetes.io/part-of": partOf,
+                        "app.kubernetes.io/managed-by": "pulumi",
+                        "pod-security.kubernetes.io/enforce": level,
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                        "pod-security.kubernetes.io/warn": level,
+                        "pod-security.kubernetes.io/warn-version": "latest",
+                        "pod-security.kubernetes.io/audit": level,
+                        "pod-security.kubernetes.io/audit-version": "latest",
+                    },
+                },
+            },
+            { parent: this },
+        );
+        this.namespaceName = namespace.metadata.name;
+
+        new k8s.networking.v1.NetworkPolicy(
+            `${name}-default-deny`,
+            {
+                metadata: { name: "default-deny-ingress", namespace: this.namespaceName },
+                spec: { podSelector: {}, policyTypes: ["Ingress"] },
+            },
+            { parent: this },
+        );
+
+        this.registerOutputs({ namespaceName: this.namespaceName });
+    }
+}

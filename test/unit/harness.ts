@@ -1,0 +1,142 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+/**
+ * Runs the real index.ts under Pulumi's mocks with a stack's real config (Pulumi.yaml defaults
+ * overlaid with the committed Pulumi.<stack>.yaml and then any overrides), and records every
+ * resource the program registers: type, name, inputs and the options that matter (protect,
+ * retainOnDelete).
+ */
+
+export const projectRoot = path.resolve(__dirname, "..", "..");
+const project = "api-stack";
+
+export interface RecordedResource {
+    readonly type: string;
+    readonly name: string;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    readonly inputs: any;
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+}
+
+export interface ProgramRun {
+    readonly resources: RecordedResource[];
+    readonly outputs: Record<string, unknown>;
+    /** The one resource of a type whose Kubernetes name is `metadataName` (or whose logical name ends with it). */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    one(type: string, metadataName?: string): any;
+    /** Every resource of a type. */
+    all(type: string): RecordedResource[];
+}
+
+export const mockPassword = "MockPasswordThatMustNeverLeak0123";
+
+/** The stack's config as the engine would hand it to the program: every key as text. */
+export function stackConfig(stack: string, overrides: Record<string, string> = {}): Record<string, string> {
+    const projectFile = parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8"));
+    const config: Record<string, string> = {};
+    for (const [key, declaration] of Object.entries<{ default?: unknown }>(projectFile.config)) {
+        if (declaration.default !== undefined) {
+            config[`${project}:${key}`] = String(declaration.default);
+        }
+    }
+    const stackFile = parse(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8"));
+    for (const [key, value] of Object.entries(stackFile.config ?? {})) {
+        config[key] = String(value);
+    }
+    for (const [key, value] of Object.entries(overrides)) {
+        config[key.includes(":") ? key : `${project}:${key}`] = value;
+    }
+    return config;
+}
+
+/** Runs the program for `stack` and resolves once every resource is registered. */
+export async function runProgram(stack: string, overrides: Record<string, string> = {}): Promise<ProgramRun> {
+    const resources: RecordedResource[] = [];
+    const options = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
+    pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                const state =
+                    args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: mockPassword } : args.inputs;
+                const recorded = options.get(`${args.type}::${args.name}`) ?? { protect: false, retainOnDelete: false };
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...recorded });
+                return { id: `${args.name}-id`, state };
+            },
+            call: (args) => args.inputs,
+        },
+        project,
+        stack,
+        false,
+    );
+    forgetProgramModules();
+    const outputs = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        pulumi.runtime
+            .runInPulumiStack(async () => {
+                // Resource options are not passed to mocks; a stack transformation sees them.
+                pulumi.runtime.registerStackTransformation((args) => {
+                    options.set(`${args.type}::${args.name}`, {
+                        protect: args.opts.protect === true,
+                        retainOnDelete: args.opts.retainOnDelete === true,
+                    });
+                    return undefined;
+                });
+                const program = await import(path.join(projectRoot, "index.ts"));
+                const resolved: Record<string, unknown> = {};
+                for (const [key, value] of Object.entries(program)) {
+                    resolved[key] = await promiseOf(value as pulumi.Input<unknown>);
+                }
+                resolve(resolved);
+                return undefined;
+            })
+            .catch(reject);
+    });
+    await settle(() => resources.length);
+    return {
+        resources,
+        outputs,
+        all: (type) => resources.filter((resource) => resource.type === type),
+        one(type, metadataName) {
+            const matches = resources.filter(
+                (resource) => resource.type === type && (metadataName === undefined || resource.inputs?.metadata?.name === metadataName),
+            );
+            if (matches.length !== 1) {
+                throw new Error(`expected one ${type} ${metadataName ?? ""}, found ${matches.length}`);
+            }
+            return matches[0].inputs;
+        },
+    };
+}
+
+/** The value of an Output (or plain value) as a promise, so tests read as plain asserts. */
+export function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
+    return new Promise((resolve) => pulumi.output(value).apply((resolved) => resolve(resolved as T)));
+}
+
+/** Whether an Output is marked secret. */
+export function isSecret(value: pulumi.Output<unknown>): Promise<boolean> {
+    return pulumi.isSecret(value);
+}
+
+function forgetProgramModules() {
+    for (const file of Object.keys(require.cache)) {
+        if (file.startsWith(projectRoot) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}test${path.sep}`)) {
+            delete require.cache[file];
+        }
+    }
+}
+
+/** Waits until the number of registered resources stops growing (registration is asynchronous). */
+async function settle(count: () => number) {
+    let last = -1;
+    let stableTicks = 0;
+    while (stableTicks < 5) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        stableTicks = count() === last ? stableTicks + 1 : 0;
+        last = count();
+    }
+}
