@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Finds or builds the binaries of the local cluster (scripts/cluster.sh): kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl.
+#
+# A binary on PATH is used when its version fits (same Kubernetes minor for the control plane, kubectl
+# within one minor, etcd 3.6, KWOK 0.8); otherwise it is built from its Go module into $API_STACK_BIN
+# (a per-user cache outside the clone, see scripts/env.sh). Wrapper modules: tools/kube, tools/etcd.
+# Builds are slow on a cold Go cache (tens of minutes on 2 cores); later runs only check versions.
+#
+# Usage: scripts/cluster-tools.sh [--print-env] [--help]
+#   --print-env   print the chosen paths as shell assignments on stdout (KWOK_*_BINARY, ...), for eval;
+#                 progress goes to stderr either way.
+# Logs: $API_STACK_CACHE/logs/cluster-tools-<step>.log
+set -euo pipefail
+
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+
+print_env=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --print-env) print_env=true ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "cluster-tools.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# shellcheck source=scripts/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# env.sh puts $API_STACK_BIN first on PATH; it is part of the lookup, so a finished build is found.
+
+KUBE_VERSION="v1.36.3"  # also the version in tools/kube/go.mod (tools/kube/generate.sh)
+KWOK_VERSION="v0.8.0"
+ETCD_VERSION="$(cd "$API_STACK_ROOT/tools/etcd" && go mod edit -json | jq -r '.Require[] | select(.Path == "go.etcd.io/etcd/server/v3") | .Version')"
+LOG_DIR="$API_STACK_CACHE/logs"
+mkdir -p "$LOG_DIR"
+
+say() { echo "cluster-tools: $*" >&2; }
+minor_of() { sed -nE 's/.*v?[0-9]+\.([0-9]+)\.[0-9]+.*/\1/p' <<<"$1" | head -n1; }
+kube_minor="$(minor_of "$KUBE_VERSION")"
+
+# Prints the version line a binary reports, or nothing.
+reported_version() {
+  case "$(basename "$1")" in
+    kubectl) "$1" version --client 2>/dev/null | sed -n 's/^Client Version: //p' ;;
+    etcd) "$1" --version 2>/dev/null | sed -n 's/^etcd Version: //p' ;;
+    kwok | kwokctl) "$1" --version 2>/dev/null | head -n1 | grep -oE 'v?[0-9]+\.[0-9]+\.[0-9]+' | head -n1 ;;
+    *) "$1" --version 2>/dev/null | sed -n 's/^Kubernetes //p' ;;
+  esac
+}
+
+# True when the version reported by binary $1 is acceptable for it.
+version_fits() {
+  local name="$1" v="$2" minor
+  [ -n "$v" ] || return 1
+  minor="$(minor_of "$v")"
+  [ -n "$minor" ] || return 1
+  case "$name" in
+    kubectl) [[ "$v" == v1.* ]] && [ $((minor - kube_minor)) -ge -1 ] && [ $((minor - kube_minor)) -le 1 ] ;;
+    etcd) [[ "$v" == 3.6.* ]] ;;
+    kwok | kwokctl) [[ "$v" =~ ^v?0\.([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 8 ] ;;
+    *) [[ "$v" == v1.* ]] && [ "$minor" -eq "$kube_minor" ] ;;
+  esac
+}
+
+# Prints the path of an acceptable binary called $1 on PATH, or nothing.
+find_tool() {
+  local name="$1" candidate v
+  while IFS= read -r candidate; do
+    v="$(reported_version "$candidate")"
+    if version_fits "$name" "$v"; then echo "$candidate"; return 0; fi
+  done < <(type -aP "$name" 2>/dev/null | awk '!seen[$0]++')
+  return 0
+}
+
+# Runs a build step: $1 step name, $2 what to do next on failure, rest: the command.
+run_step() {
+  local step="$1" hint="$2" log="$LOG_DIR/cluster-tools-$1.log" start rc
+  shift 2
+  start=$SECONDS
+  say "building $step (log: $log) ..."
+  set +e
+  (
+    echo "# $(date -u +%FT%TZ) $*"
+    "$@"
+  ) >"$log" 2>&1 &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 30
+    kill -0 "$pid" 2>/dev/null && say "  ... $step still building ($((SECONDS - start))s)"
+  done
+  wait "$pid"
+  rc=$?
+  set -e
+  if [ "$rc" -ne 0 ]; then
+    say "FAILED: step '$step' exited $rc after $((SECONDS - start))s. Last lines of $log:"
+    tail -n 15 "$log" >&2
+    say "next: $hint"
+    exit 1
+  fi
+  say "built $step in $((SECONDS - start))s"
+}
+
+kube_ldflags() {
+  local pkg flags="-s -w" minor
+  minor="$(minor_of "$KUBE_VERSION")"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  echo "$flags"
+}
+
+# Each build writes into a staging folder and moves finished binaries into place, so an interrupted
+# build never leaves a half-written binary in $API_STACK_BIN.
+build_kube() {
+  local out="$API_STACK_CACHE/build/kube"
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$API_STACK_ROOT/tools/kube" && CGO_ENABLED=0 go build -ldflags "$(kube_ldflags)" -o "$out/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+  mv -f "$out"/* "$API_STACK_BIN/"
+}
+
+build_etcd() {
+  local out="$API_STACK_CACHE/build/etcd"
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$API_STACK_ROOT/tools/etcd" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+  mv -f "$out/etcd" "$API_STACK_BIN/etcd"
+}
+
+build_kwok() {
+  local out="$API_STACK_CACHE/build/kwok"
+  rm -rf "$out" && mkdir -p "$out"
+  # No replace lines in KWOK's go.mod, so plain `go install` works; run outside our module.
+  (cd "$out" && CGO_ENABLED=0 GOBIN="$out" go install -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION")
+  mv -f "$out/kwok" "$out/kwokctl" "$API_STACK_BIN/"
+}
+
+# One build at a time per cache (another checkout or a parallel `cluster:up` may be building).
+exec 9>"$API_STACK_CACHE/cluster-tools.lock"
+if ! flock -n 9; then
+  say "another build holds $API_STACK_CACHE/cluster-tools.lock; waiting for it ..."
+  flock 9
+fi
+
+total_start=$SECONDS
+declare -A path_of
+
+need_build() {  # $@: tool names; true when any of them is missing
+  local name missing=1
+  for name in "$@"; do
+    path_of[$name]="$(find_tool "$name")"
+    [ -n "${path_of[$name]}" ] || missing=0
+  done
+  return $missing
+}
+
+if need_build kube-apiserver kube-controller-manager kube-scheduler kubectl; then
+  run_step kube "check the Go proxy is reachable (GOPROXY=$(go env GOPROXY)) and that tools/kube/go.mod matches $KUBE_VERSION (tools/kube/generate.sh $KUBE_VERSION); then rerun" build_kube
+  need_build kube-apiserver kube-controller-manager kube-scheduler kubectl || true
+fi
+if need_build etcd; then
+  run_step etcd "check the Go proxy is reachable and tools/etcd/go.mod (go mod tidy there); then rerun" build_etcd
+  need_build etcd || true
+fi
+if need_build kwok kwokctl; then
+  run_step kwok "check the Go proxy is reachable and that sigs.k8s.io/kwok $KWOK_VERSION is served; then rerun" build_kwok
+  need_build kwok kwokctl || true
+fi
+
+for name in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
+  if [ -z "${path_of[$name]}" ]; then
+    say "FAILED: no usable $name after building (it reports '$(reported_version "$API_STACK_BIN/$name" || true)')."
+    say "next: remove $API_STACK_BIN/$name and rerun, or put a fitting $name on PATH."
+    exit 1
+  fi
+  say "$(printf '%-24s %-14s %s' "$name" "$(reported_version "${path_of[$name]}")" "${path_of[$name]}")"
+done
+say "all cluster tools ready ($((SECONDS - total_start))s)"
+
+if $print_env; then
+  cat <<EOF
+KWOK_KUBE_VERSION=$(reported_version "${path_of[kube-apiserver]}")
+KWOK_KUBE_APISERVER_BINARY=${path_of[kube-apiserver]}
+KWOK_KUBE_CONTROLLER_MANAGER_BINARY=${path_of[kube-controller-manager]}
+KWOK_KUBE_SCHEDULER_BINARY=${path_of[kube-scheduler]}
+KWOK_KUBECTL_BINARY=${path_of[kubectl]}
+KWOK_ETCD_BINARY=${path_of[etcd]}
+KWOK_CONTROLLER_BINARY=${path_of[kwok]}
+KWOKCTL=${path_of[kwokctl]}
+KUBECTL=${path_of[kubectl]}
+EOF
+fi

@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# A local Kubernetes cluster without Docker: etcd, kube-apiserver, kube-controller-manager and
+# kube-scheduler run as plain processes (kwokctl, binary runtime) and KWOK simulates the nodes and their
+# kubelets: pods are scheduled and reported Running/Ready, containers never run.
+#
+# Usage: scripts/cluster.sh <command> [options]
+#   up [--nodes N]   start the cluster (or check the running one) with N simulated nodes (default 3),
+#                    a `local-static` StorageClass and pre-created PersistentVolumes; idempotent.
+#   down             stop every process of the cluster (checked by pid) and remove its data.
+#   status           say whether it is up, where the kubeconfig is and how many nodes are Ready;
+#                    exits 1 when the cluster is down.
+#   -h, --help       this text.
+#
+# Kubeconfig: $API_STACK_KUBECONFIG (.local-cluster/kubeconfig); everything listens on 127.0.0.1 only.
+# Binaries come from PATH or are built once by scripts/cluster-tools.sh. More: docs/local-cluster.md.
+set -euo pipefail
+
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "cluster: $1" >&2; [ -z "${2:-}" ] || echo "cluster: next: $2" >&2; exit "${3:-1}"; }
+usage_error() { echo "cluster: $1" >&2; echo "cluster: see 'scripts/cluster.sh --help'" >&2; exit 2; }
+
+command=""
+nodes=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    up | down | status)
+      [ -z "$command" ] || usage_error "only one command at a time (got '$command' and '$1')"
+      command="$1" ;;
+    --nodes)
+      [ $# -ge 2 ] || usage_error "--nodes needs a number"
+      nodes="$2"; shift ;;
+    --nodes=*) nodes="${1#--nodes=}" ;;
+    *) usage_error "unknown command or option '$1'" ;;
+  esac
+  shift
+done
+[ -n "$command" ] || usage_error "missing command: up, down or status"
+[[ "$nodes" =~ ^[1-9][0-9]*$ ]] || usage_error "--nodes must be a positive whole number, got '$nodes'"
+[ "$nodes" = 3 ] || [ "$command" = up ] || usage_error "--nodes only applies to 'up'"
+
+# shellcheck source=scripts/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+CLUSTER_NAME="api-stack"
+export KWOK_WORKDIR="$API_STACK_CLUSTER_DIR/kwok"
+CLUSTER_WORKDIR="$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
+KUBECONFIG_PATH="$API_STACK_KUBECONFIG"
+STORAGE_CLASS="local-static"
+PV_COUNT=6
+PV_SIZE="20Gi"
+
+start=$SECONDS
+say() { printf 'cluster: [%3ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
+
+# Same kubectl as the cluster (cluster-tools.sh picks one within a minor of the control plane).
+kubectl_bin() {
+  if [ -n "${KUBECTL:-}" ]; then echo "$KUBECTL"; return; fi
+  local k
+  for k in "$API_STACK_BIN/kubectl" "$(type -P kubectl || true)"; do
+    [ -x "$k" ] && { echo "$k"; return; }
+  done
+  echo kubectl
+}
+kc() { "$(kubectl_bin)" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+
+api_answers() { [ -s "$KUBECONFIG_PATH" ] && kc get --raw /readyz --request-timeout=5s >/dev/null 2>&1; }
+
+# True when process $1 belongs to this checkout's cluster: its command line points into our cluster
+# folder. That never matches another checkout's cluster, nor a recycled pid.
+is_ours() {
+  local args
+  [ -r "/proc/$1/cmdline" ] || return 1
+  mapfile -d '' args <"/proc/$1/cmdline" 2>/dev/null || return 1
+  [[ " ${args[*]} " == *"$CLUSTER_WORKDIR/"* ]]
+}
+
+# Pids of this checkout's cluster: those in kwokctl's pid files plus any process of ours left over
+# by an interrupted run.
+cluster_pids() {
+  local f pid
+  {
+    for f in "$CLUSTER_WORKDIR"/pids/*.pid; do
+      [ -f "$f" ] || continue
+      pid="$(tr -dc '0-9' <"$f")"
+      if [ -n "$pid" ] && is_ours "$pid"; then echo "$pid"; fi
+    done
+    for f in /proc/[0-9]*; do
+      pid="${f#/proc/}"
+      [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || ! is_ours "$pid" || echo "$pid"
+    done
+  } | sort -un
+}
+
+ready_nodes() {
+  kc get nodes --no-headers 2>/dev/null | awk '$2 == "Ready" {n++} END {print n + 0}'
+}
+
+cmd_status() {
+  if api_answers; then
+    local total ready server version
+    total="$(kc get nodes --no-headers 2>/dev/null | wc -l)"
+    ready="$(ready_nodes)"
+    server="$(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}' 2>/dev/null)"
+    version="$(kc version -o json 2>/dev/null | jq -r '.serverVersion.gitVersion // "?"')"
+    echo "cluster: up"
+    echo "  kubeconfig: $KUBECONFIG_PATH"
+    echo "  server:     $server (Kubernetes $version)"
+    echo "  nodes:      $ready Ready of $total"
+    echo "  processes:  $(cluster_pids | tr '\n' ' ')"
+    echo "  use:        export KUBECONFIG=$KUBECONFIG_PATH"
+    return 0
+  fi
+  echo "cluster: down"
+  echo "  kubeconfig: $KUBECONFIG_PATH ($([ -s "$KUBECONFIG_PATH" ] && echo "present, API not answering" || echo "absent"))"
+  local left
+  left="$(cluster_pids | tr '\n' ' ')"
+  [ -z "$left" ] || echo "  leftover processes: $left (scripts/cluster.sh down stops them)"
+  echo "  start it:   npm run cluster:up"
+  return 1
+}
+
+cmd_down() {
+  local pids left pid
+  pids="$(cluster_pids | tr '\n' ' ')"
+  if [ -z "$pids" ] && [ ! -e "$API_STACK_CLUSTER_DIR/kwok" ] && [ ! -e "$KUBECONFIG_PATH" ]; then
+    say "nothing to do: no cluster processes and no cluster data"
+    return 0
+  fi
+  say "stopping cluster '$CLUSTER_NAME' (pids: ${pids:-none})"
+  if [ -d "$CLUSTER_WORKDIR" ] && type -P kwokctl >/dev/null; then
+    kwokctl delete cluster --name "$CLUSTER_NAME" --kubeconfig "$KUBECONFIG_PATH" >"$API_STACK_CLUSTER_DIR/delete.log" 2>&1 ||
+      say "kwokctl delete cluster failed (see $API_STACK_CLUSTER_DIR/delete.log); stopping processes directly"
+  fi
+  # Whatever kwokctl left: TERM, then KILL, each by pid, and only while the pid is still ours.
+  for pid in $pids $(cluster_pids); do if is_ours "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi; done
+  for _ in $(seq 1 20); do
+    left="$(for pid in $pids $(cluster_pids); do if is_ours "$pid"; then echo "$pid"; fi; done | sort -u | tr '\n' ' ')"
+    [ -z "${left// /}" ] && break
+    sleep 0.5
+  done
+  if [ -n "${left// /}" ]; then
+    say "still running after TERM: $left; sending KILL"
+    for pid in $left; do if is_ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi; done
+    sleep 1
+  fi
+  left="$(for pid in $pids $(cluster_pids); do if is_ours "$pid"; then echo "$pid"; fi; done | sort -u | tr '\n' ' ')"
+  [ -z "${left// /}" ] || die "processes $left are still running" "inspect them with 'ps -o pid,cmd -p ${left// /,}' and stop them by pid"
+  say "all cluster processes stopped (checked pids: ${pids:-none})"
+  rm -rf "$API_STACK_CLUSTER_DIR/kwok" "$KUBECONFIG_PATH" "$API_STACK_CLUSTER_DIR"/*.log "$API_STACK_CLUSTER_DIR"/*.yaml
+  say "removed cluster data under $API_STACK_CLUSTER_DIR"
+}
+
+storage_manifest() {
+  cat <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $STORAGE_CLASS
+  labels: {app.kubernetes.io/managed-by: api-stack-local-cluster}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: Immediate
+reclaimPolicy: Retain
+EOF
+  local i
+  for i in $(seq 1 "$PV_COUNT"); do
+    # hostPath is never touched: there is no kubelet, containers never run.
+    cat <<EOF
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: $STORAGE_CLASS-pv-$i
+  labels: {app.kubernetes.io/managed-by: api-stack-local-cluster}
+spec:
+  storageClassName: $STORAGE_CLASS
+  capacity: {storage: $PV_SIZE}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: /tmp/api-stack-local-pv/pv-$i, type: DirectoryOrCreate}
+EOF
+  done
+}
+
+# Released volumes (their claim was deleted) are made Available again, so a destroy + up cycle
+# always finds free volumes.
+recycle_released_volumes() {
+  local pv
+  for pv in $(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster \
+    -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\n"}{end}'); do
+    kc patch pv "$pv" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null
+    say "volume $pv was Released; made it Available again"
+  done
+}
+
+wait_for() {  # $1 what, $2 timeout seconds, rest: test command
+  local what="$1" timeout="$2" t0=$SECONDS
+  shift 2
+  until "$@"; do
+    [ $((SECONDS - t0)) -lt "$timeout" ] || return 1
+    sleep 1
+  done
+  say "$what ($((SECONDS - t0))s)"
+}
+
+enough_ready_nodes() { [ "$(ready_nodes)" -ge "$nodes" ]; }
+
+cmd_up() {
+  say "checking cluster tools (scripts/cluster-tools.sh; first run builds them, see docs/local-cluster.md)"
+  local tools_env
+  tools_env="$("$API_STACK_ROOT/scripts/cluster-tools.sh" --print-env)" ||
+    die "the cluster tools are not ready" "read the cluster-tools lines above, fix, then rerun npm run cluster:up"
+  set -a; eval "$tools_env"; set +a
+  mkdir -p "$API_STACK_CLUSTER_DIR"
+
+  if api_answers; then
+    say "cluster '$CLUSTER_NAME' is already up"
+  else
+    if [ -n "$(cluster_pids)" ] || [ -d "$CLUSTER_WORKDIR" ]; then
+      say "found a stale cluster (processes or data, but the API does not answer); removing it first"
+      cmd_down
+      mkdir -p "$API_STACK_CLUSTER_DIR"
+    fi
+    # Loopback only: kwokctl's default bind address is 0.0.0.0 and has no flag, only this option.
+    cat >"$API_STACK_CLUSTER_DIR/kwokctl.yaml" <<EOF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokctlConfiguration
+options:
+  bindAddress: 127.0.0.1
+EOF
+    say "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller (Kubernetes $KWOK_KUBE_VERSION)"
+    if ! kwokctl create cluster --name "$CLUSTER_NAME" --runtime binary \
+      --config "$API_STACK_CLUSTER_DIR/kwokctl.yaml" \
+      --kube-version "$KWOK_KUBE_VERSION" \
+      --kube-apiserver-binary "$KWOK_KUBE_APISERVER_BINARY" \
+      --kube-controller-manager-binary "$KWOK_KUBE_CONTROLLER_MANAGER_BINARY" \
+      --kube-scheduler-binary "$KWOK_KUBE_SCHEDULER_BINARY" \
+      --etcd-binary "$KWOK_ETCD_BINARY" \
+      --kwok-controller-binary "$KWOK_CONTROLLER_BINARY" \
+      --kube-authorization=true --kube-admission=true \
+      --extra-args "kube-apiserver=enable-admission-plugins=PodSecurity" \
+      --kubeconfig "$KUBECONFIG_PATH" \
+      --wait 3m >"$API_STACK_CLUSTER_DIR/create.log" 2>&1; then
+      tail -n 20 "$API_STACK_CLUSTER_DIR/create.log" >&2
+      die "kwokctl create cluster failed (full log: $API_STACK_CLUSTER_DIR/create.log; component logs: $CLUSTER_WORKDIR/logs/)" \
+        "fix the cause shown above, then 'npm run cluster:down' and 'npm run cluster:up'"
+    fi
+    wait_for "API server answers at $(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}')" 120 api_answers ||
+      die "the API server does not answer" "see $CLUSTER_WORKDIR/logs/kube-apiserver.log, then npm run cluster:down && npm run cluster:up"
+  fi
+
+  local total
+  total="$(kc get nodes --no-headers 2>/dev/null | wc -l)"
+  if [ "$total" -lt "$nodes" ]; then
+    say "adding simulated nodes: $total -> $nodes"
+    kwokctl scale node --name "$CLUSTER_NAME" --replicas "$nodes" >"$API_STACK_CLUSTER_DIR/scale.log" 2>&1 ||
+      die "kwokctl scale node failed (log: $API_STACK_CLUSTER_DIR/scale.log)" "rerun npm run cluster:up"
+  fi
+  wait_for "$nodes simulated node(s) Ready" 120 enough_ready_nodes ||
+    die "nodes are not Ready after 120s ($(ready_nodes) Ready)" "see $CLUSTER_WORKDIR/logs/kwok-controller.log"
+
+  storage_manifest | kc apply -f - >/dev/null ||
+    die "could not create the $STORAGE_CLASS StorageClass and volumes" "rerun npm run cluster:up"
+  recycle_released_volumes
+  say "storage: StorageClass $STORAGE_CLASS, $(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster --no-headers | awk '$5 == "Available"' | wc -l) of $PV_COUNT volumes ($PV_SIZE each) Available"
+  wait_for "default ServiceAccount exists" 60 kc get serviceaccount default -n default ||
+    die "the default ServiceAccount was not created" "see $CLUSTER_WORKDIR/logs/kube-controller-manager.log"
+
+  say "cluster '$CLUSTER_NAME' is up in $((SECONDS - start))s"
+  cmd_status
+}
+
+case "$command" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+esac
