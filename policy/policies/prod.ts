@@ -36,7 +36,7 @@ function describe(workload: Workload, resource: PolicyResource): string {
 }
 
 export interface ApiReplicasConfig extends EnvironmentConfig {
-    /** Value of the app.kubernetes.io/component label that marks the API workload. @default "api" */
+    /** Value of the app.kubernetes.io/component label that marks the API workload. @default "server" */
     readonly apiComponent?: string;
     /** Minimum replicas (or autoscaler minReplicas) for the API in prod. @default 2 */
     readonly minReplicas?: number;
@@ -49,7 +49,7 @@ export const prodApiReplicas: StackValidationPolicy = {
     configSchema: {
         properties: {
             ...environmentSchema.properties,
-            apiComponent: { type: "string", default: "api", description: "Component label value of the API." },
+            apiComponent: { type: "string", default: "server", description: "Component label value of the API." },
             minReplicas: { type: "integer", default: 2, minimum: 1, description: "Minimum API replicas in prod." },
         },
     },
@@ -58,7 +58,7 @@ export const prodApiReplicas: StackValidationPolicy = {
         if (!isProd(config)) {
             return;
         }
-        const component = config.apiComponent ?? "api";
+        const component = config.apiComponent ?? "server";
         const minimum = config.minReplicas ?? 2;
         const autoscalers = autoscalersOf(args.resources);
         let found = false;
