@@ -227,7 +227,10 @@ export class Api extends pulumi.ComponentResource {
                         metrics: [
                             {
                                 type: "Resource",
-                                resource: { name: "cpu", target: { type: "Utilization", averageUtilization: args.autoscaling.targetCpuPercent } },
+                                resource: {
+                                    name: "cpu",
+                                    target: { type: "Utilization", averageUtilization: args.autoscaling.targetCpuPercent },
+                                },
                             },
                         ],
                     },

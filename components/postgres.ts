@@ -92,9 +92,7 @@ export class Postgres extends pulumi.ComponentResource {
             pulumi.interpolate`postgresql://${user}:${password.result}@${this.host}:${port}/${databaseName}`,
         );
         // The checksum of a secret is not itself secret: a one-way hash of a random password.
-        this.secretChecksum = pulumi.unsecret(
-            this.connectionUrl.apply((url) => crypto.createHash("sha256").update(url).digest("hex")),
-        );
+        this.secretChecksum = pulumi.unsecret(this.connectionUrl.apply((url) => crypto.createHash("sha256").update(url).digest("hex")));
 
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,

@@ -158,8 +158,14 @@ const fields = {
             .max(253)
             .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "allowed: a storage class name (DNS-1123 subdomain)"),
     ),
-    postgresDatabase: required("a database name").regex(/^[a-z_][a-z0-9_]{0,62}$/, "allowed: a lower-case SQL identifier (a-z, 0-9, _), at most 63 characters"),
-    postgresUser: required("a user name").regex(/^[a-z_][a-z0-9_]{0,62}$/, "allowed: a lower-case SQL identifier (a-z, 0-9, _), at most 63 characters"),
+    postgresDatabase: required("a database name").regex(
+        /^[a-z_][a-z0-9_]{0,62}$/,
+        "allowed: a lower-case SQL identifier (a-z, 0-9, _), at most 63 characters",
+    ),
+    postgresUser: required("a user name").regex(
+        /^[a-z_][a-z0-9_]{0,62}$/,
+        "allowed: a lower-case SQL identifier (a-z, 0-9, _), at most 63 characters",
+    ),
     postgresCpuRequest: cpu(),
     postgresMemoryRequest: bytes(),
     postgresCpuLimit: cpu(),
@@ -192,8 +198,7 @@ export function parseSettings(
     registryPassword?: pulumi.Output<string>,
 ): Settings {
     const problems: string[] = [];
-    const describe = (key: string, value: unknown) =>
-        `${project}:${key} = ${value === undefined ? "(not set)" : JSON.stringify(value)}`;
+    const describe = (key: string, value: unknown) => `${project}:${key} = ${value === undefined ? "(not set)" : JSON.stringify(value)}`;
     const parsed: Partial<Parsed> = {};
     for (const key of Object.keys(fields) as FieldName[]) {
         const result = fields[key].safeParse(raw[key]);
@@ -207,8 +212,22 @@ export function parseSettings(
 
     checkLimitCoversRequest(parsed.apiCpuRequest, parsed.apiCpuLimit, parseCpu, "apiCpuLimit", "apiCpuRequest", problem);
     checkLimitCoversRequest(parsed.apiMemoryRequest, parsed.apiMemoryLimit, parseBytes, "apiMemoryLimit", "apiMemoryRequest", problem);
-    checkLimitCoversRequest(parsed.postgresCpuRequest, parsed.postgresCpuLimit, parseCpu, "postgresCpuLimit", "postgresCpuRequest", problem);
-    checkLimitCoversRequest(parsed.postgresMemoryRequest, parsed.postgresMemoryLimit, parseBytes, "postgresMemoryLimit", "postgresMemoryRequest", problem);
+    checkLimitCoversRequest(
+        parsed.postgresCpuRequest,
+        parsed.postgresCpuLimit,
+        parseCpu,
+        "postgresCpuLimit",
+        "postgresCpuRequest",
+        problem,
+    );
+    checkLimitCoversRequest(
+        parsed.postgresMemoryRequest,
+        parsed.postgresMemoryLimit,
+        parseBytes,
+        "postgresMemoryLimit",
+        "postgresMemoryRequest",
+        problem,
+    );
 
     if (parsed.apiAutoscaling && parsed.apiAutoscalingMinReplicas !== undefined && parsed.apiAutoscalingMaxReplicas !== undefined) {
         if (parsed.apiAutoscalingMaxReplicas < parsed.apiAutoscalingMinReplicas) {
@@ -216,13 +235,19 @@ export function parseSettings(
         }
     }
     if (parsed.imageBuild === true && parsed.imageRef !== undefined) {
-        problem("imageRef", "must not be set while imageBuild is true; choose one image source: build (imageBuild: true) or a prebuilt imageRef (imageBuild: false)");
+        problem(
+            "imageRef",
+            "must not be set while imageBuild is true; choose one image source: build (imageBuild: true) or a prebuilt imageRef (imageBuild: false)",
+        );
     }
     if (parsed.imageBuild === false && !raw.imageRef) {
         problem("imageRef", "is required when imageBuild is false; set a prebuilt image reference, or set imageBuild: true to build app/");
     }
     if (parsed.imageBuild === true && !raw.imageRepository) {
-        problem("imageRepository", "is required when imageBuild is true; allowed: an image name without tag, e.g. registry.example.com/team/api");
+        problem(
+            "imageRepository",
+            "is required when imageBuild is true; allowed: an image name without tag, e.g. registry.example.com/team/api",
+        );
     }
     if (parsed.imagePush === true && !raw.imageRegistryServer) {
         problem("imageRegistryServer", "is required when imagePush is true; allowed: a registry host[:port]");

@@ -38,7 +38,7 @@ export const mockPassword = "MockPasswordThatMustNeverLeak0123";
 export function stackConfig(stack: string, overrides: Record<string, string> = {}): Record<string, string> {
     const projectFile = parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8"));
     const config: Record<string, string> = {};
-    for (const [key, declaration] of Object.entries<{ default?: unknown }>(projectFile.config)) {
+    for (const [key, declaration] of Object.entries<{ default?: string | number | boolean }>(projectFile.config)) {
         if (declaration.default !== undefined) {
             config[`${project}:${key}`] = String(declaration.default);
         }
@@ -88,12 +88,12 @@ export async function runProgram(stack: string, overrides: Record<string, string
                 const program = await import(path.join(projectRoot, "index.ts"));
                 const resolved: Record<string, unknown> = {};
                 for (const [key, value] of Object.entries(program)) {
-                    resolved[key] = await promiseOf(value as pulumi.Input<unknown>);
+                    resolved[key] = await promiseOf(value);
                 }
                 resolve(resolved);
                 return undefined;
             })
-            .catch(reject);
+            .catch((error: unknown) => reject(new ProgramError(error, resources)));
     });
     await settle(() => resources.length);
     return {
@@ -112,6 +112,16 @@ export async function runProgram(stack: string, overrides: Record<string, string
     };
 }
 
+/** The program failed; `registered` lists what it had registered by then. */
+export class ProgramError extends Error {
+    constructor(
+        readonly cause: unknown,
+        readonly registered: readonly RecordedResource[],
+    ) {
+        super(cause instanceof Error ? cause.message : String(cause));
+    }
+}
+
 /** The value of an Output (or plain value) as a promise, so tests read as plain asserts. */
 export function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(value).apply((resolved) => resolve(resolved as T)));
@@ -124,7 +134,11 @@ export function isSecret(value: pulumi.Output<unknown>): Promise<boolean> {
 
 function forgetProgramModules() {
     for (const file of Object.keys(require.cache)) {
-        if (file.startsWith(projectRoot) && !file.includes(`${path.sep}node_modules${path.sep}`) && !file.includes(`${path.sep}test${path.sep}`)) {
+        if (
+            file.startsWith(projectRoot) &&
+            !file.includes(`${path.sep}node_modules${path.sep}`) &&
+            !file.includes(`${path.sep}test${path.sep}`)
+        ) {
             delete require.cache[file];
         }
     }

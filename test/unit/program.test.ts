@@ -1,0 +1,281 @@
+import * as assert from "assert";
+import * as crypto from "crypto";
+import { mockPassword, ProgramRun, runProgram } from "./harness";
+import { podTemplates, selects } from "./pods";
+
+const prebuilt = { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" };
+const deploymentType = "kubernetes:apps/v1:Deployment";
+const serviceType = "kubernetes:core/v1:Service";
+
+describe("per-stack sizing follows the committed stack files", () => {
+    let dev: ProgramRun;
+    let prod: ProgramRun;
+    before(async () => {
+        dev = await runProgram("dev", prebuilt);
+        prod = await runProgram("prod", prebuilt);
+    });
+
+    it("dev runs one small API pod behind a ClusterIP Service", () => {
+        const deployment = dev.one(deploymentType, "api");
+        assert.strictEqual(deployment.spec.replicas, 1);
+        assert.deepStrictEqual(deployment.spec.template.spec.containers[0].resources, {
+            requests: { cpu: "50m", memory: "64Mi" },
+            limits: { cpu: "200m", memory: "128Mi" },
+        });
+        assert.strictEqual(dev.one(serviceType, "api").spec.type, "ClusterIP");
+        assert.strictEqual(dev.one("kubernetes:core/v1:PersistentVolumeClaim").spec.resources.requests.storage, "1Gi");
+        assert.strictEqual(dev.outputs.namespaceName, "api-stack-dev");
+    });
+
+    it("prod runs the reference article's 3 replicas, 128Mi/250m requests and 256Mi/500m limits", () => {
+        const deployment = prod.one(deploymentType, "api");
+        assert.strictEqual(deployment.spec.replicas, 3);
+        assert.deepStrictEqual(deployment.spec.template.spec.containers[0].resources, {
+            requests: { cpu: "250m", memory: "128Mi" },
+            limits: { cpu: "500m", memory: "256Mi" },
+        });
+        assert.strictEqual(prod.one("kubernetes:core/v1:PersistentVolumeClaim").spec.resources.requests.storage, "10Gi");
+        assert.strictEqual(prod.one(deploymentType, "postgres").spec.template.spec.containers[0].image, "postgres:15.10");
+    });
+
+    it("prod exposes a LoadBalancer on port 80 that forwards to the container's port 8000", () => {
+        const service = prod.one(serviceType, "api");
+        assert.strictEqual(service.spec.type, "LoadBalancer");
+        assert.strictEqual(service.spec.ports[0].port, 80);
+        const container = prod.one(deploymentType, "api").spec.template.spec.containers[0];
+        const target = container.ports.find((port: { name: string }) => port.name === service.spec.ports[0].targetPort);
+        assert.strictEqual(target.containerPort, 8000);
+        assert.strictEqual(service.metadata.annotations, undefined, "prod waits for its load balancer address");
+    });
+
+    it("rolls out without losing capacity", () => {
+        for (const run of [dev, prod]) {
+            const strategy = run.one(deploymentType, "api").spec.strategy;
+            assert.deepStrictEqual(strategy, { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+            assert.strictEqual(run.one(deploymentType, "postgres").spec.strategy.type, "Recreate");
+            assert.strictEqual(run.one(deploymentType, "postgres").spec.replicas, 1);
+        }
+    });
+
+    it("lets in-flight requests finish on shutdown", () => {
+        const pod = prod.one(deploymentType, "api").spec.template.spec;
+        assert.deepStrictEqual(pod.containers[0].lifecycle.preStop.exec.command, ["sleep", "5"]);
+        assert.ok(pod.terminationGracePeriodSeconds >= 5 + 20, "grace period covers preStop plus the app's 20 s drain");
+    });
+});
+
+describe("selectors match their pods", () => {
+    for (const stack of ["dev", "prod"]) {
+        it(`${stack}: every Deployment, Service, PDB and NetworkPolicy selects the pods it means`, async () => {
+            const run = await runProgram(stack, prebuilt);
+            const pods = podTemplates(run);
+            for (const { workload, template, selector } of pods) {
+                assert.ok(selects(selector, template.metadata.labels), `${workload} selector matches its template`);
+            }
+            const labelsOf = (workload: string) => pods.find((pod) => pod.workload === workload)?.template.metadata.labels;
+            assert.ok(selects(run.one(serviceType, "api").spec.selector, labelsOf("api")));
+            assert.ok(selects(run.one(serviceType, "postgres").spec.selector, labelsOf("postgres")));
+            assert.ok(!selects(run.one(serviceType, "api").spec.selector, labelsOf("postgres")), "API Service skips postgres");
+            const toDatabase = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-from-api").spec;
+            assert.ok(selects(toDatabase.podSelector.matchLabels, labelsOf("postgres")));
+            assert.ok(selects(toDatabase.ingress[0].from[0].podSelector.matchLabels, labelsOf("api")));
+            assert.deepStrictEqual(toDatabase.ingress[0].ports, [{ protocol: "TCP", port: 5432 }]);
+            for (const pdb of run.all("kubernetes:policy/v1:PodDisruptionBudget")) {
+                assert.ok(selects(pdb.inputs.spec.selector.matchLabels, labelsOf("api")));
+            }
+            const postgresService = run.one(serviceType, "postgres").spec;
+            assert.strictEqual(postgresService.type, "ClusterIP");
+            assert.strictEqual(postgresService.ports[0].port, 5432);
+        });
+    }
+
+    it("selectors stay the same when sizing, image or version change", async () => {
+        const before = await runProgram("prod", prebuilt);
+        const after = await runProgram("prod", {
+            imageBuild: "false",
+            imageRef: "registry.example.com/api-stack/api:2.0.0",
+            apiReplicas: "5",
+            postgresVersion: "15.11",
+        });
+        for (const name of ["api", "postgres"]) {
+            assert.deepStrictEqual(after.one(deploymentType, name).spec.selector, before.one(deploymentType, name).spec.selector);
+        }
+        assert.strictEqual(after.one(deploymentType, "api").spec.replicas, 5);
+    });
+});
+
+describe("the database password stays secret", () => {
+    let run: ProgramRun;
+    before(async () => {
+        run = await runProgram("prod", prebuilt);
+    });
+
+    it("reaches the API only as a file mounted from the Secret", () => {
+        const pod = run.one(deploymentType, "api").spec.template.spec;
+        const container = pod.containers[0];
+        const urlFile = container.env.find((env: { name: string }) => env.name === "DATABASE_URL_FILE");
+        assert.strictEqual(urlFile.value, "/var/run/secrets/api-stack/database/url");
+        assert.ok(!container.env.some((env: { name: string }) => env.name === "DATABASE_URL"), "no DATABASE_URL literal");
+        const mount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === "/var/run/secrets/api-stack/database");
+        assert.strictEqual(mount.readOnly, true);
+        const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+        assert.strictEqual(volume.secret.secretName, "postgres-credentials");
+        assert.deepStrictEqual(volume.secret.items, [{ key: "url", path: "url" }]);
+    });
+
+    it("reaches PostgreSQL only as POSTGRES_PASSWORD_FILE from the Secret", () => {
+        const pod = run.one(deploymentType, "postgres").spec.template.spec;
+        const env = pod.containers[0].env;
+        assert.ok(!env.some((e: { name: string }) => e.name === "POSTGRES_PASSWORD"));
+        assert.strictEqual(
+            env.find((e: { name: string }) => e.name === "POSTGRES_PASSWORD_FILE").value,
+            "/var/run/secrets/postgres/password",
+        );
+        assert.strictEqual(pod.volumes.find((v: { name: string }) => v.name === "credentials").secret.secretName, "postgres-credentials");
+    });
+
+    it("is held by the Secret only, wrapped as a secret value", () => {
+        const secretMarker = "4dabf18193072939515e22adb298388d";
+        const stringData = run.one("kubernetes:core/v1:Secret").stringData;
+        assert.ok(secretMarker in stringData, "stringData is marked secret");
+        assert.strictEqual(stringData.value.password, mockPassword);
+        assert.strictEqual(stringData.value.url, `postgresql://app:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`);
+        for (const resource of run.resources.filter((r) => r.type !== "kubernetes:core/v1:Secret")) {
+            assert.ok(!JSON.stringify(resource.inputs ?? {}).includes(mockPassword), `${resource.type} ${resource.name} holds no password`);
+        }
+        assert.ok(!JSON.stringify(run.outputs).includes(mockPassword), "stack outputs hold no password");
+    });
+
+    it("rolls the API pods when the Secret changes, through a checksum annotation", () => {
+        const url = `postgresql://app:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`;
+        const annotations = run.one(deploymentType, "api").spec.template.metadata.annotations;
+        assert.strictEqual(annotations["checksum/database-secret"], crypto.createHash("sha256").update(url).digest("hex"));
+    });
+});
+
+describe("probes point at the app's endpoints", () => {
+    it("API: startup and liveness on /livez, readiness on /readyz, all on the http port 8000", async () => {
+        const run = await runProgram("dev", prebuilt);
+        const container = run.one(deploymentType, "api").spec.template.spec.containers[0];
+        assert.deepStrictEqual(container.ports, [{ name: "http", containerPort: 8000, protocol: "TCP" }]);
+        assert.deepStrictEqual(container.startupProbe.httpGet, { path: "/livez", port: "http" });
+        assert.deepStrictEqual(container.livenessProbe.httpGet, { path: "/livez", port: "http" });
+        assert.deepStrictEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "http" });
+        assert.strictEqual(container.env.find((e: { name: string }) => e.name === "PORT").value, "8000");
+        assert.strictEqual(container.env.find((e: { name: string }) => e.name === "LOG_LEVEL").value, "debug");
+    });
+
+    it("PostgreSQL: pg_isready for readiness (TCP) and liveness (socket), different from each other", async () => {
+        const run = await runProgram("dev", prebuilt);
+        const container = run.one(deploymentType, "postgres").spec.template.spec.containers[0];
+        assert.strictEqual(container.readinessProbe.exec.command[0], "pg_isready");
+        assert.ok(container.readinessProbe.exec.command.includes("--host=127.0.0.1"));
+        assert.strictEqual(container.livenessProbe.exec.command[0], "pg_isready");
+        assert.notDeepStrictEqual(container.readinessProbe, container.livenessProbe);
+    });
+});
+
+describe("every pod passes Pod Security restricted, read-only root and no token", () => {
+    for (const stack of ["dev", "prod"]) {
+        it(`${stack}`, async () => {
+            const run = await runProgram(stack, prebuilt);
+            const labels = run.one("kubernetes:core/v1:Namespace").metadata.labels;
+            assert.strictEqual(labels["pod-security.kubernetes.io/enforce"], "restricted");
+            assert.strictEqual(labels["pod-security.kubernetes.io/warn"], "restricted");
+            assert.strictEqual(labels["pod-security.kubernetes.io/audit"], "restricted");
+            const pods = podTemplates(run);
+            assert.deepStrictEqual(pods.map((pod) => pod.workload).sort(), ["api", "postgres"]);
+            for (const { workload, template } of pods) {
+                const pod = template.spec;
+                assert.strictEqual(pod.automountServiceAccountToken, false, `${workload}: no token`);
+                assert.strictEqual(pod.securityContext.runAsNonRoot, true, `${workload}: runAsNonRoot`);
+                assert.ok(Number.isInteger(pod.securityContext.runAsUser) && pod.securityContext.runAsUser > 0, `${workload}: numeric uid`);
+                assert.deepStrictEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
+                assert.ok(!pod.hostNetwork && !pod.hostPID && !pod.hostIPC, `${workload}: no host namespaces`);
+                for (const volume of pod.volumes) {
+                    assert.ok(
+                        volume.emptyDir || volume.secret || volume.persistentVolumeClaim,
+                        `${workload}: volume ${volume.name} allowed`,
+                    );
+                }
+                for (const container of pod.containers) {
+                    const context = container.securityContext;
+                    assert.strictEqual(context.allowPrivilegeEscalation, false);
+                    assert.strictEqual(context.readOnlyRootFilesystem, true);
+                    assert.deepStrictEqual(context.capabilities, { drop: ["ALL"] });
+                    assert.ok(!/:latest$/.test(container.image) && /:[^/]+$/.test(container.image), `${workload}: pinned image`);
+                    const tmp = container.volumeMounts.find((mount: { mountPath: string }) => mount.mountPath === "/tmp");
+                    assert.ok(pod.volumes.find((v: { name: string }) => v.name === tmp.name).emptyDir, `${workload}: /tmp is an emptyDir`);
+                }
+            }
+            const postgres = pods.find((pod) => pod.workload === "postgres")?.template.spec;
+            assert.strictEqual(postgres.securityContext.runAsUser, 999);
+            assert.strictEqual(postgres.securityContext.fsGroup, 999);
+            assert.strictEqual(
+                postgres.containers[0].env.find((e: { name: string }) => e.name === "PGDATA").value,
+                "/var/lib/postgresql/data/pgdata",
+            );
+            assert.deepStrictEqual(postgres.containers[0].volumeMounts.map((mount: { mountPath: string }) => mount.mountPath).sort(), [
+                "/tmp",
+                "/var/lib/postgresql/data",
+                "/var/run/postgresql",
+                "/var/run/secrets/postgres",
+            ]);
+        });
+    }
+});
+
+describe("availability and protection differ between dev and prod", () => {
+    it("a default-deny NetworkPolicy covers the namespace, and the API admits only HTTP on 8000", async () => {
+        const run = await runProgram("dev", prebuilt);
+        const deny = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny-ingress").spec;
+        assert.deepStrictEqual(deny, { podSelector: {}, policyTypes: ["Ingress"] });
+        const http = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "api-http").spec;
+        assert.deepStrictEqual(http.ingress, [{ ports: [{ protocol: "TCP", port: 8000 }] }]);
+    });
+
+    it("prod has a PodDisruptionBudget of maxUnavailable 1; dev with one pod has none", async () => {
+        const prod = await runProgram("prod", prebuilt);
+        assert.strictEqual(prod.one("kubernetes:policy/v1:PodDisruptionBudget").spec.maxUnavailable, 1);
+        const dev = await runProgram("dev", prebuilt);
+        assert.strictEqual(dev.all("kubernetes:policy/v1:PodDisruptionBudget").length, 0);
+    });
+
+    it("autoscaling adds an HPA and leaves the Deployment's replica count to it", async () => {
+        const run = await runProgram("prod", {
+            ...prebuilt,
+            apiAutoscaling: "true",
+            apiAutoscalingMinReplicas: "3",
+            apiAutoscalingMaxReplicas: "12",
+            apiAutoscalingTargetCpuPercent: "65",
+        });
+        const hpa = run.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").spec;
+        assert.strictEqual(hpa.minReplicas, 3);
+        assert.strictEqual(hpa.maxReplicas, 12);
+        assert.strictEqual(hpa.metrics[0].resource.target.averageUtilization, 65);
+        assert.deepStrictEqual(hpa.scaleTargetRef, { apiVersion: "apps/v1", kind: "Deployment", name: "api" });
+        assert.strictEqual(run.one(deploymentType, "api").spec.replicas, undefined);
+        assert.strictEqual((await runProgram("prod", prebuilt)).all("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").length, 0);
+    });
+
+    it("prod protects and retains exactly the data volume and the database Secret; dev protects nothing", async () => {
+        const prod = await runProgram("prod", prebuilt);
+        const protectedInProd = prod.resources.filter((r) => r.protect).map((r) => `${r.type} ${r.name}`);
+        assert.deepStrictEqual(protectedInProd.sort(), [
+            "kubernetes:core/v1:PersistentVolumeClaim postgres-data",
+            "kubernetes:core/v1:Secret postgres-credentials",
+        ]);
+        assert.ok(prod.resources.filter((r) => r.protect).every((r) => r.retainOnDelete));
+        const dev = await runProgram("dev", prebuilt);
+        assert.deepStrictEqual(
+            dev.resources.filter((r) => r.protect || r.retainOnDelete),
+            [],
+        );
+    });
+
+    it("a local cluster without load balancers can opt out of waiting for an address", async () => {
+        const run = await runProgram("prod", { ...prebuilt, apiServiceAwaitAddress: "false" });
+        assert.deepStrictEqual(run.one(serviceType, "api").metadata.annotations, { "pulumi.com/skipAwait": "true" });
+        assert.strictEqual(run.one(deploymentType, "api").metadata.annotations, undefined, "only the Service opts out");
+    });
+});
