@@ -67,3 +67,5 @@ export const apiInternalUrl = api.internalUrl;
 export const apiExternalEndpoint = api.externalEndpoint;
 export const databaseHost = database.host;
 export const databaseSecretName = database.secretName;
+/** A secret output: `pulumi stack output --show-secrets databaseUrl` to connect from a trusted shell. */
+export const databaseUrl = database.connectionUrl;

@@ -25,6 +25,8 @@ export interface RecordedResource {
 export interface ProgramRun {
     readonly resources: RecordedResource[];
     readonly outputs: Record<string, unknown>;
+    /** Names of the stack outputs that are marked secret. */
+    readonly secretOutputs: string[];
     /** The one resource of a type whose Kubernetes name is `metadataName` (or whose logical name ends with it). */
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     one(type: string, metadataName?: string): any;
@@ -74,6 +76,7 @@ export async function runProgram(stack: string, overrides: Record<string, string
         false,
     );
     forgetProgramModules();
+    const secretOutputs: string[] = [];
     const outputs = await new Promise<Record<string, unknown>>((resolve, reject) => {
         pulumi.runtime
             .runInPulumiStack(async () => {
@@ -89,6 +92,9 @@ export async function runProgram(stack: string, overrides: Record<string, string
                 const resolved: Record<string, unknown> = {};
                 for (const [key, value] of Object.entries(program)) {
                     resolved[key] = await promiseOf(value);
+                    if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) {
+                        secretOutputs.push(key);
+                    }
                 }
                 resolve(resolved);
                 return undefined;
@@ -99,6 +105,7 @@ export async function runProgram(stack: string, overrides: Record<string, string
     return {
         resources,
         outputs,
+        secretOutputs,
         all: (type) => resources.filter((resource) => resource.type === type),
         one(type, metadataName) {
             const matches = resources.filter(
@@ -125,11 +132,6 @@ export class ProgramError extends Error {
 /** The value of an Output (or plain value) as a promise, so tests read as plain asserts. */
 export function promiseOf<T>(value: pulumi.Input<T>): Promise<T> {
     return new Promise((resolve) => pulumi.output(value).apply((resolved) => resolve(resolved as T)));
-}
-
-/** Whether an Output is marked secret. */
-export function isSecret(value: pulumi.Output<unknown>): Promise<boolean> {
-    return pulumi.isSecret(value);
 }
 
 function forgetProgramModules() {

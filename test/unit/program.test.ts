@@ -143,7 +143,10 @@ describe("the database password stays secret", () => {
         for (const resource of run.resources.filter((r) => r.type !== "kubernetes:core/v1:Secret")) {
             assert.ok(!JSON.stringify(resource.inputs ?? {}).includes(mockPassword), `${resource.type} ${resource.name} holds no password`);
         }
-        assert.ok(!JSON.stringify(run.outputs).includes(mockPassword), "stack outputs hold no password");
+        assert.deepStrictEqual(run.secretOutputs, ["databaseUrl"]);
+        const { databaseUrl, ...plainOutputs } = run.outputs;
+        assert.strictEqual(databaseUrl, `postgresql://app:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`);
+        assert.ok(!JSON.stringify(plainOutputs).includes(mockPassword), "plain stack outputs hold no password");
     });
 
     it("rolls the API pods when the Secret changes, through a checksum annotation", () => {

@@ -1,0 +1,190 @@
+import * as automation from "@pulumi/pulumi/automation";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+/**
+ * Drives the real Pulumi engine (CLI, language host, provider plugins) through the Automation
+ * API on a scratch copy of the project, so the committed Pulumi.<stack>.yaml files are used as
+ * they are and never modified. Each copy has its own file backend and passphrase; PULUMI_HOME
+ * (where the toolchain registered the plugins) is shared.
+ */
+
+export const projectRoot = path.resolve(__dirname, "..", "..");
+const projectFiles = [
+    "Pulumi.yaml",
+    "Pulumi.dev.yaml",
+    "Pulumi.prod.yaml",
+    "index.ts",
+    "package.json",
+    "tsconfig.json",
+    "components",
+    "stacks",
+];
+
+export interface StepRecord {
+    readonly op: string;
+    readonly type: string;
+    /** Logical name: the last segment of the URN. */
+    readonly name: string;
+    readonly diffs: readonly string[];
+}
+
+export interface EngineRun {
+    readonly steps: StepRecord[];
+    /** Everything the engine printed. */
+    readonly output: string;
+}
+
+export class ProjectCopy {
+    readonly dir: string;
+    readonly stateDir: string;
+    private readonly envVars: Record<string, string>;
+
+    constructor(label: string) {
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `api-stack-e2e-${label}-`));
+        this.stateDir = path.join(this.dir, ".state");
+        const program = path.join(this.dir, "program");
+        fs.mkdirSync(program);
+        fs.mkdirSync(this.stateDir);
+        for (const entry of projectFiles) {
+            fs.cpSync(path.join(projectRoot, entry), path.join(program, entry), { recursive: true });
+        }
+        fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(program, "node_modules"), "dir");
+        this.envVars = {
+            PULUMI_BACKEND_URL: `file://${this.stateDir}`,
+            PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(24).toString("base64"),
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        };
+    }
+
+    get programDir(): string {
+        return path.join(this.dir, "program");
+    }
+
+    /**
+     * Opens stack `name` with the committed config of `configOf` (dev or prod) plus `overrides`
+     * (keys without a namespace belong to the project).
+     */
+    async stack(name: string, configOf: "dev" | "prod", overrides: Record<string, string>): Promise<automation.Stack> {
+        if (name !== configOf) {
+            fs.copyFileSync(path.join(this.programDir, `Pulumi.${configOf}.yaml`), path.join(this.programDir, `Pulumi.${name}.yaml`));
+        }
+        const pulumiHome = process.env.PULUMI_HOME;
+        if (!pulumiHome) {
+            throw new Error("PULUMI_HOME is not set: run the end-to-end tests through `npm run test:e2e` (it sources scripts/env.sh)");
+        }
+        const workspace = await automation.LocalWorkspace.create({
+            workDir: this.programDir,
+            pulumiHome,
+            envVars: this.envVars,
+        });
+        const stack = await automation.Stack.createOrSelect(name, workspace);
+        await this.setConfig(stack, overrides);
+        return stack;
+    }
+
+    async setConfig(stack: automation.Stack, values: Record<string, string>): Promise<void> {
+        const config: automation.ConfigMap = {};
+        for (const [key, value] of Object.entries(values)) {
+            config[key.includes(":") ? key : `api-stack:${key}`] = { value };
+        }
+        await stack.setAllConfig(config);
+    }
+
+    /** All the text of every file of the state backend, to search for leaked secrets. */
+    stateText(): string {
+        return readTree(this.stateDir);
+    }
+
+    remove(): void {
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+function readTree(dir: string): string {
+    return fs
+        .readdirSync(dir, { withFileTypes: true, recursive: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => fs.readFileSync(path.join(entry.parentPath, entry.name), "utf8"))
+        .join("\n");
+}
+
+/** Collects steps and text of one engine operation. */
+function recorder(): {
+    steps: StepRecord[];
+    chunks: string[];
+    options: { onOutput: (s: string) => void; onEvent: (e: automation.EngineEvent) => void };
+} {
+    const steps: StepRecord[] = [];
+    const chunks: string[] = [];
+    return {
+        steps,
+        chunks,
+        options: {
+            onOutput: (text) => chunks.push(text),
+            onEvent: (event) => {
+                const metadata = event.resourcePreEvent?.metadata;
+                if (metadata && metadata.type !== "pulumi:pulumi:Stack") {
+                    steps.push({
+                        op: metadata.op,
+                        type: metadata.type,
+                        name: metadata.urn.split("::").pop() ?? "",
+                        diffs: metadata.diffs ?? [],
+                    });
+                }
+            },
+        },
+    };
+}
+
+export async function preview(stack: automation.Stack, extra: automation.PreviewOptions = {}): Promise<EngineRun> {
+    const record = recorder();
+    await stack.preview({ ...record.options, ...extra, diff: true });
+    return { steps: record.steps, output: record.chunks.join("") };
+}
+
+export async function up(stack: automation.Stack): Promise<EngineRun & { outputs: automation.OutputMap }> {
+    const record = recorder();
+    const result = await stack.up({ ...record.options });
+    return { steps: record.steps, output: record.chunks.join(""), outputs: result.outputs };
+}
+
+export async function destroy(stack: automation.Stack): Promise<EngineRun> {
+    const record = recorder();
+    await stack.destroy({ ...record.options });
+    return { steps: record.steps, output: record.chunks.join("") };
+}
+
+/** Steps of `run` by operation, e.g. `{ create: ["kubernetes:apps/v1:Deployment", ...] }`. */
+export function byOp(run: EngineRun): Record<string, string[]> {
+    const ops: Record<string, string[]> = {};
+    for (const step of run.steps) {
+        (ops[step.op] ??= []).push(step.type);
+    }
+    for (const types of Object.values(ops)) {
+        types.sort();
+    }
+    return ops;
+}
+
+/** Resource types that a full stack creates, by count. */
+export function countTypes(types: readonly string[]): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const type of types) {
+        counts[type] = (counts[type] ?? 0) + 1;
+    }
+    return counts;
+}
+
+/** Runs `fn` and returns the error it throws; fails if it does not throw. */
+export async function failure(fn: () => Promise<unknown>): Promise<string> {
+    try {
+        await fn();
+    } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+    }
+    throw new Error("expected the operation to fail, but it succeeded");
+}

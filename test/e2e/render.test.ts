@@ -1,0 +1,185 @@
+import * as assert from "assert";
+import * as automation from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { badConfigs } from "./bad-configs";
+import { byOp, countTypes, destroy, failure, preview, ProjectCopy, projectRoot, up } from "./engine";
+
+/**
+ * Tier 1: the real engine on both committed configurations, with the Kubernetes provider
+ * rendering YAML instead of calling a cluster. Only the image source and the render directory
+ * are overridden.
+ */
+
+const prebuiltImage = "registry.example.com/api-stack/api:1.4.2";
+
+function renderOverrides(renderDir: string): Record<string, string> {
+    return { imageBuild: "false", imageRef: prebuiltImage, "kubernetes:renderYamlToDirectory": renderDir };
+}
+
+function expectedCreates(stack: "dev" | "prod"): Record<string, number> {
+    return {
+        "api-stack:app:Api": 1,
+        "api-stack:app:ApiImage": 1,
+        "api-stack:database:Postgres": 1,
+        "api-stack:platform:Environment": 1,
+        "kubernetes:apps/v1:Deployment": 2,
+        "kubernetes:core/v1:Namespace": 1,
+        "kubernetes:core/v1:PersistentVolumeClaim": 1,
+        "kubernetes:core/v1:Secret": 1,
+        "kubernetes:core/v1:Service": 2,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
+        ...(stack === "prod" ? { "kubernetes:policy/v1:PodDisruptionBudget": 1 } : {}),
+        "pulumi:providers:kubernetes": 1,
+        "pulumi:providers:random": 1,
+        "random:index/randomPassword:RandomPassword": 1,
+    };
+}
+
+function renderedFiles(renderDir: string): string[] {
+    if (!fs.existsSync(renderDir)) {
+        return [];
+    }
+    return fs
+        .readdirSync(renderDir, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.relative(renderDir, path.join(entry.parentPath, entry.name)))
+        .sort();
+}
+
+for (const stackName of ["dev", "prod"] as const) {
+    describe(`render mode, ${stackName}: the real engine on the committed config`, function () {
+        this.timeout(10 * 60 * 1000);
+        const copy = new ProjectCopy(`render-${stackName}`);
+        const renderDir = path.join(copy.dir, "rendered");
+        let stack: automation.Stack;
+        const engineOutput: string[] = [];
+
+        before(async () => {
+            stack = await copy.stack(stackName, stackName, renderOverrides(renderDir));
+        });
+        after(async () => {
+            // Clean up even when a step failed: destroy what is left, then drop the scratch copy.
+            try {
+                await stack?.destroy();
+            } finally {
+                copy.remove();
+            }
+        });
+
+        it("preview on an empty stack plans exactly the expected creates", async () => {
+            const run = await preview(stack);
+            engineOutput.push(run.output);
+            const ops = byOp(run);
+            assert.deepStrictEqual(Object.keys(ops), ["create"]);
+            assert.deepStrictEqual(countTypes(ops.create), expectedCreates(stackName));
+        });
+
+        it("up renders manifests that pass strict Kubernetes schema validation", async () => {
+            const run = await up(stack);
+            engineOutput.push(run.output);
+            const files = renderedFiles(renderDir);
+            assert.strictEqual(
+                files.length,
+                Object.entries(expectedCreates(stackName))
+                    .filter(([type]) => type.startsWith("kubernetes:"))
+                    .reduce((sum, [, n]) => sum + n, 0),
+            );
+            const deployment = fs.readFileSync(
+                path.join(
+                    renderDir,
+                    files.find((f) => f.includes("deployment-") && f.includes("-api-stack-") && f.endsWith("api.yaml")) ?? "",
+                ),
+                "utf8",
+            );
+            assert.match(deployment, new RegExp(`replicas: ${stackName === "prod" ? 3 : 1}\\n`));
+            execFileSync("bash", [path.join(projectRoot, "scripts", "check-manifests.sh"), "--only", "schema", renderDir], {
+                stdio: "inherit",
+            });
+        });
+
+        it("a second preview reports no changes", async () => {
+            const run = await preview(stack);
+            engineOutput.push(run.output);
+            assert.deepStrictEqual(Object.keys(byOp(run)), ["same"]);
+        });
+
+        it("the generated password is a secret output and appears in plaintext nowhere in state, engine output or plain outputs", async () => {
+            const outputs = await stack.outputs();
+            assert.strictEqual(outputs.databaseUrl.secret, true);
+            const password = new URL(String(outputs.databaseUrl.value)).password;
+            assert.strictEqual(password.length, 32);
+            assert.ok(!copy.stateText().includes(password), "state backend files do not hold the password");
+            assert.ok(!engineOutput.join("\n").includes(password), "engine output does not hold the password");
+            for (const [name, output] of Object.entries(outputs)) {
+                if (!output.secret) {
+                    assert.ok(!JSON.stringify(output.value).includes(password), `plain output ${name} does not hold the password`);
+                }
+            }
+            const printed = execFileSync("pulumi", ["stack", "output", "--json", "--stack", stackName], {
+                cwd: copy.programDir,
+                env: {
+                    ...process.env,
+                    PULUMI_BACKEND_URL: `file://${copy.stateDir}`,
+                    PULUMI_CONFIG_PASSPHRASE: "not-needed-to-list-outputs",
+                },
+                encoding: "utf8",
+            });
+            assert.ok(!printed.includes(password));
+            assert.strictEqual(JSON.parse(printed).databaseUrl, "[secret]");
+        });
+
+        it("changing replicas to 5 previews as an in-place update of the API Deployment only", async () => {
+            await copy.setConfig(stack, { apiReplicas: "5" });
+            const run = await preview(stack);
+            const changed = run.steps.filter((step) => step.op !== "same");
+            assert.deepStrictEqual(
+                changed.map((step) => [step.op, step.type, step.name]),
+                [["update", "kubernetes:apps/v1:Deployment", "api-deployment"]],
+            );
+            assert.deepStrictEqual(changed[0].diffs, ["spec"]);
+            const untouched = run.steps.filter((step) =>
+                ["kubernetes:core/v1:Secret", "kubernetes:core/v1:PersistentVolumeClaim"].includes(step.type),
+            );
+            assert.deepStrictEqual(
+                untouched.map((step) => step.op),
+                ["same", "same"],
+            );
+        });
+
+        it("destroy removes every rendered manifest", async () => {
+            if (stackName === "prod") {
+                // Protected resources refuse destroy until protection is lifted on purpose.
+                const message = await failure(() => destroy(stack));
+                assert.match(message, /protected/);
+                await copy.setConfig(stack, { protect: "false", apiReplicas: "3" });
+                await up(stack);
+            }
+            await destroy(stack);
+            assert.deepStrictEqual(renderedFiles(renderDir), []);
+        });
+    });
+}
+
+describe("render mode: bad configurations fail at preview with nothing created", function () {
+    this.timeout(10 * 60 * 1000);
+    const copy = new ProjectCopy("render-bad");
+    after(() => copy.remove());
+
+    for (const [index, bad] of badConfigs.entries()) {
+        it(`${bad.title}: the error names api-stack:${bad.key}`, async () => {
+            const renderDir = path.join(copy.dir, `rendered-${index}`);
+            const stack = await copy.stack(`bad-${index}`, index % 2 === 0 ? "dev" : "prod", {
+                ...renderOverrides(renderDir),
+                ...bad.overrides,
+            });
+            const message = await failure(() => preview(stack));
+            assert.ok(message.includes(`api-stack:${bad.key}`) || message.includes(`'${bad.key}'`), `names ${bad.key}:\n${message}`);
+            const state = await stack.exportStack();
+            assert.deepStrictEqual((state.deployment as { resources?: unknown[] }).resources ?? [], []);
+            assert.deepStrictEqual(renderedFiles(renderDir), []);
+            await stack.workspace.removeStack(stack.name);
+        });
+    }
+});
