@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
   cat <<'USAGE'
-Usage: scripts/check-manifests.sh [--install] [--k8s-version X.Y] DIR
+Usage: scripts/check-manifests.sh [--install] [--only TOOLS] [--k8s-version X.Y] DIR
        scripts/check-manifests.sh --install-only
 
 Checks every *.yaml / *.yml under DIR and prints a table (tool, checks run, passed, failed,
@@ -14,6 +14,7 @@ excepted). Exits 0 only when no checker reports a failure.
 
   --install        install missing checkers first (scripts/checkers-tools.sh)
   --install-only   install the checkers and exit
+  --only TOOLS     run only these, comma-separated: schema, kube-score, checkov (default: all)
   --k8s-version    Kubernetes version for the schema check (default 1.36)
   -h, --help       show this help
 USAGE
@@ -26,6 +27,7 @@ install=false
 install_only=false
 k8s_version=1.36
 dir=""
+only="schema,kube-score,checkov"
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -35,6 +37,12 @@ while [ $# -gt 0 ]; do
       [ $# -ge 2 ] || die "--k8s-version needs a value such as 1.36"
       [[ "$2" =~ ^[0-9]+\.[0-9]+$ ]] || die "--k8s-version '$2' is not X.Y (for example 1.36)"
       k8s_version="$2"; shift ;;
+    --only)
+      [ $# -ge 2 ] || die "--only needs a comma-separated list of: schema, kube-score, checkov"
+      for tool in ${2//,/ }; do
+        case "$tool" in schema | kube-score | checkov) ;; *) die "--only: unknown checker '$tool'; allowed: schema, kube-score, checkov" ;; esac
+      done
+      only="$2"; shift ;;
     -*) die "unknown option '$1' (try --help)" ;;
     *)
       [ -z "$dir" ] || die "only one DIR is accepted, got '$dir' and '$1'"
@@ -57,7 +65,11 @@ fi
 . "$ROOT/scripts/env.sh"
 VENV="$API_STACK_CACHE/venv"
 $install && bash "$ROOT/scripts/checkers-tools.sh"
-for tool in "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$API_STACK_BIN/kube-score"; do
+needed=("$VENV/bin/python")
+[[ ",$only," == *,schema,* ]] && needed+=("$VENV/bin/kubernetes-validate")
+[[ ",$only," == *,kube-score,* ]] && needed+=("$API_STACK_BIN/kube-score")
+[[ ",$only," == *,checkov,* ]] && needed+=("$VENV/bin/checkov")
+for tool in "${needed[@]}"; do
   [ -x "$tool" ] || {
     echo "check-manifests.sh: $tool is not installed; run scripts/checkers-tools.sh (or pass --install)" >&2
     exit 1
@@ -67,7 +79,7 @@ done
 start=$SECONDS
 set +e
 "$VENV/bin/python" "$ROOT/scripts/check-manifests/run_checkers.py" \
-  --dir "$dir" --checks "$ROOT/checks" --k8s-version "$k8s_version" \
+  --dir "$dir" --only "$only" --checks "$ROOT/checks" --k8s-version "$k8s_version" \
   --kubernetes-validate "$VENV/bin/kubernetes-validate" --kube-score "$API_STACK_BIN/kube-score" \
   --checkov "$VENV/bin/checkov" \
   --polaris-note "not run: its Go module is not served by the module proxy here (docs/guardrails.md)"

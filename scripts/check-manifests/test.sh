@@ -33,6 +33,8 @@ expect "unknown flag" 2 "unknown option '--bogus'" --bogus "$FIXTURES/good"
 expect "missing directory" 2 "is not a directory" "$FIXTURES/does-not-exist"
 expect "directory without YAML" 2 "no \*\.yaml" "$ROOT/scripts/check-manifests"
 expect "two directories" 2 "only one DIR" "$FIXTURES/good" "$FIXTURES/bad"
+expect "--only schema" 0 "schema .* 13 +13 +0" --only schema "$FIXTURES/good"
+expect "--only unknown checker" 2 "unknown checker 'polaris'" --only schema,polaris "$FIXTURES/good"
 expect "bad --k8s-version" 2 "is not X.Y" --k8s-version latest "$FIXTURES/good"
 
 echo "check-manifests: $passed passed, $failed failed"
