@@ -55,7 +55,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestTimeout: 30_000,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
-    requestIdLogLabel: 'requestId',
     // Keep the caller's id when it looks like one, so logs correlate across services.
     genReqId: (req) => {
       const header = req.headers['x-request-id'];
@@ -75,6 +74,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // A keep-alive socket that turns idle after shutdown began would hold the server open until its timeout.
+    if (state.shuttingDown) reply.header('connection', 'close');
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
