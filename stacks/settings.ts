@@ -252,9 +252,6 @@ export function parseSettings(
     if (parsed.imagePush === true && !raw.imageRegistryServer) {
         problem("imageRegistryServer", "is required when imagePush is true; allowed: a registry host[:port]");
     }
-    if (parsed.apiServiceType !== "LoadBalancer" && parsed.apiServiceAwaitAddress === false) {
-        problem("apiServiceAwaitAddress", "only applies to apiServiceType LoadBalancer; remove it or set it to true");
-    }
 
     if (problems.length > 0) {
         throw new SettingsError(problems);

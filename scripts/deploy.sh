@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The main job: a real `pulumi up` of a stack, from a fresh machine.
+#
+# Usage: scripts/deploy.sh [--stack dev|prod] [--preview | --destroy] [--yes]
+#   --stack NAME   stack to deploy (default: dev).
+#   --preview      only show what `pulumi up` would do.
+#   --destroy      destroy the stack instead (the local cluster stays up; see npm run cluster:down).
+#   -h, --help     this text.
+#
+# Steps: installs the npm packages if missing, prepares the Pulumi toolchain (scripts/toolchain.sh),
+# and then, when Pulumi.<stack>.yaml names no cluster (no kubernetes:context or kubernetes:kubeconfig),
+# starts the local simulated cluster (scripts/cluster.sh) and deploys there with the overrides of
+# stacks/local-cluster.ts, through a generated config file (.pulumi-local/Pulumi.<stack>.local.yaml),
+# so the committed stack file stays untouched. With a cluster configured, it deploys to that
+# cluster with the committed config as it is. It ends by printing the stack outputs.
+set -euo pipefail
+
+usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "deploy: $1" >&2; [ -z "${2:-}" ] || echo "deploy: next: $2" >&2; exit "${3:-1}"; }
+usage_error() { echo "deploy: $1" >&2; echo "deploy: see 'scripts/deploy.sh --help'" >&2; exit 2; }
+
+stack="dev"
+action="up"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --stack)
+      [ $# -ge 2 ] || usage_error "--stack needs a name (dev or prod)"
+      stack="$2"; shift ;;
+    --stack=*) stack="${1#--stack=}" ;;
+    --preview) action="preview" ;;
+    --destroy) action="destroy" ;;
+    --yes) ;; # accepted for symmetry with pulumi; the script never prompts
+    *) usage_error "unknown option '$1'" ;;
+  esac
+  shift
+done
+
+# shellcheck source=scripts/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$API_STACK_ROOT"
+[[ "$stack" =~ ^[a-z0-9][a-z0-9-]*$ ]] || usage_error "--stack must be a stack name such as dev or prod, got '$stack'"
+[ -f "Pulumi.$stack.yaml" ] || usage_error "no Pulumi.$stack.yaml: the stacks of this project are $(ls Pulumi.*.yaml | sed -n 's/^Pulumi\.\(.*\)\.yaml$/\1/p' | tr '\n' ' ')"
+
+start=$SECONDS
+say() { printf 'deploy: [%3ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
+
+if [ ! -d node_modules/@pulumi/pulumi ] || [ ! -d node_modules/ts-node ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund >&2 || die "npm ci failed" "check the npm registry is reachable, then rerun"
+fi
+say "preparing the Pulumi toolchain"
+bash scripts/toolchain.sh >&2 || die "the Pulumi toolchain is not ready" "see the toolchain's message above"
+
+config_args=()
+if grep -qE '^\s*kubernetes:(context|kubeconfig):' "Pulumi.$stack.yaml"; then
+  say "Pulumi.$stack.yaml names a cluster: deploying there"
+else
+  say "no cluster configured for $stack: using the local simulated cluster"
+  bash scripts/cluster.sh up >&2 || die "the local cluster did not start" "see the cluster's message above, or set kubernetes:context in Pulumi.$stack.yaml"
+  local_config="$API_STACK_LOCAL/Pulumi.$stack.local.yaml"
+  node -r ts-node/register/transpile-only scripts/local-config.ts "$stack" "$API_STACK_KUBECONFIG" "$local_config"
+  config_args=(--config-file "$local_config")
+fi
+
+if ! pulumi stack select "$stack" "${config_args[@]}" >/dev/null 2>&1; then
+  say "creating stack $stack (backend: $PULUMI_BACKEND_URL)"
+  pulumi stack init "$stack" --secrets-provider passphrase "${config_args[@]}" >&2 ||
+    die "could not create stack $stack" "check PULUMI_BACKEND_URL and the passphrase (scripts/env.sh)"
+fi
+
+case "$action" in
+  preview)
+    pulumi preview --stack "$stack" --diff "${config_args[@]}" || die "preview failed" "read the error above; config errors name the key to fix"
+    ;;
+  destroy)
+    pulumi destroy --stack "$stack" --yes "${config_args[@]}" || die "destroy failed" "protected resources (prod) refuse destroy by design; see the README"
+    say "destroyed $stack"
+    ;;
+  up)
+    say "pulumi up --stack $stack"
+    pulumi up --stack "$stack" --yes --skip-preview "${config_args[@]}" ||
+      die "pulumi up failed" "read the error above; config errors name the key to fix, then rerun npm run deploy"
+    say "done in $((SECONDS - start))s; stack outputs:"
+    pulumi stack output --stack "$stack" "${config_args[@]}"
+    ;;
+esac

@@ -1,0 +1,26 @@
+/** The resources a full stack creates, by type and count: what `preview` on an empty stack must plan. */
+export function expectedCreates(stack: "dev" | "prod"): Record<string, number> {
+    return {
+        "api-stack:app:Api": 1,
+        "api-stack:app:ApiImage": 1,
+        "api-stack:database:Postgres": 1,
+        "api-stack:platform:Environment": 1,
+        "kubernetes:apps/v1:Deployment": 2,
+        "kubernetes:core/v1:Namespace": 1,
+        "kubernetes:core/v1:PersistentVolumeClaim": 1,
+        "kubernetes:core/v1:Secret": 1,
+        "kubernetes:core/v1:Service": 2,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
+        ...(stack === "prod" ? { "kubernetes:policy/v1:PodDisruptionBudget": 1 } : {}),
+        "pulumi:providers:kubernetes": 1,
+        "pulumi:providers:random": 1,
+        "random:index/randomPassword:RandomPassword": 1,
+    };
+}
+
+/** How many Kubernetes objects a full stack creates. */
+export function expectedKubernetesObjects(stack: "dev" | "prod"): number {
+    return Object.entries(expectedCreates(stack))
+        .filter(([type]) => type.startsWith("kubernetes:") && !type.startsWith("pulumi:"))
+        .reduce((sum, [, count]) => sum + count, 0);
+}
