@@ -4,7 +4,7 @@ import { ApiImage } from "./components/api-image";
 import { contentTag } from "./components/build-context";
 import { Environment } from "./components/environment";
 import { selectorLabels } from "./components/labels";
-import { Postgres } from "./components/postgres";
+import { Postgres, postgresIdentity } from "./components/postgres";
 import { loadSettings } from "./stacks/settings";
 
 // Validate all config before registering a single resource.
@@ -38,6 +38,7 @@ const database = new Postgres("postgres", {
     namespace,
     instance,
     version: settings.postgres.version,
+    imageDigest: settings.postgres.imageDigest,
     storageSize: settings.postgres.storageSize,
     storageClassName: settings.postgres.storageClass,
     databaseName: settings.postgres.databaseName,
@@ -55,6 +56,7 @@ const api = new Api("api", {
     resources: settings.api.resources,
     logLevel: settings.api.logLevel,
     database: { secretName: database.secretName, urlKey: database.urlKey, secretChecksum: database.secretChecksum },
+    databaseSelector: selectorLabels(postgresIdentity(instance)),
     serviceType: settings.api.serviceType,
     servicePort: settings.api.servicePort,
     awaitServiceAddress: settings.api.awaitServiceAddress,

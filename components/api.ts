@@ -35,6 +35,8 @@ export interface ApiArgs {
     /** The app's LOG_LEVEL. @default "info" */
     readonly logLevel?: string;
     readonly database: ApiDatabaseArgs;
+    /** Pod labels of the database, the only destination the API may reach besides DNS. */
+    readonly databaseSelector: Record<string, string>;
     /** Service type. @default "ClusterIP" */
     readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
     /** Port the Service listens on. @default 80 */
@@ -59,6 +61,8 @@ export const apiContainerPort = 8000;
 /** Where the database URL file appears in the container: the contract with `app/`. */
 export const databaseUrlFile = "/var/run/secrets/api-stack/database/url";
 const apiUid = 10001; // the numeric user of app/Dockerfile
+/** /tmp (an emptyDir of 64Mi) and the logs the runtime keeps. */
+const ephemeralStorage = { request: "32Mi", limit: "128Mi" };
 
 /**
  * The API: a Deployment that rolls without losing capacity, its Service, a NetworkPolicy that
@@ -103,6 +107,23 @@ export class Api extends pulumi.ComponentResource {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
                             securityContext: restrictedPodSecurityContext(apiUid),
+                            // Spread replicas over nodes so that losing one node never takes them all.
+                            affinity:
+                                lowestReplicas > 1
+                                    ? {
+                                          podAntiAffinity: {
+                                              preferredDuringSchedulingIgnoredDuringExecution: [
+                                                  {
+                                                      weight: 100,
+                                                      podAffinityTerm: {
+                                                          topologyKey: "kubernetes.io/hostname",
+                                                          labelSelector: { matchLabels: selectorLabels(identity) },
+                                                      },
+                                                  },
+                                              ],
+                                          },
+                                      }
+                                    : undefined,
                             // preStop (5 s) + the app's own drain bound (20 s) fit in this.
                             terminationGracePeriodSeconds: 30,
                             containers: [
@@ -116,7 +137,10 @@ export class Api extends pulumi.ComponentResource {
                                         { name: "LOG_LEVEL", value: args.logLevel ?? "info" },
                                         { name: "DATABASE_URL_FILE", value: databaseUrlFile },
                                     ],
-                                    resources: args.resources,
+                                    resources: {
+                                        requests: { ...args.resources.requests, "ephemeral-storage": ephemeralStorage.request },
+                                        limits: { ...args.resources.limits, "ephemeral-storage": ephemeralStorage.limit },
+                                    },
                                     securityContext: restrictedContainerSecurityContext,
                                     startupProbe: {
                                         httpGet: { path: "/livez", port: "http" },
@@ -197,8 +221,19 @@ export class Api extends pulumi.ComponentResource {
                 metadata: { name: "api-http", namespace: args.namespace, labels },
                 spec: {
                     podSelector: { matchLabels: selectorLabels(identity) },
-                    policyTypes: ["Ingress"],
+                    policyTypes: ["Ingress", "Egress"],
                     ingress: [{ ports: [{ protocol: "TCP", port: apiContainerPort }] }],
+                    egress: [
+                        { to: [{ podSelector: { matchLabels: args.databaseSelector } }], ports: [{ protocol: "TCP", port: 5432 }] },
+                        // Name resolution of the database Service, wherever the cluster runs its DNS.
+                        {
+                            to: [{ namespaceSelector: {} }],
+                            ports: [
+                                { protocol: "UDP", port: 53 },
+                                { protocol: "TCP", port: 53 },
+                            ],
+                        },
+                    ],
                 },
             },
             { parent: this },

@@ -15,8 +15,8 @@ export interface EnvironmentArgs {
 
 /**
  * The namespace every other object lives in: Pod Security `restricted` enforced by the API
- * server, and a default-deny ingress NetworkPolicy so that only traffic another policy admits
- * reaches any pod (the API and PostgreSQL components add those policies).
+ * server, and a default-deny NetworkPolicy for both directions, so that only traffic another
+ * policy admits reaches or leaves any pod (the API and PostgreSQL components add those policies).
  */
 export class Environment extends pulumi.ComponentResource {
     /** Name of the namespace, known once it exists: depend on it to order creation. */
@@ -50,8 +50,8 @@ export class Environment extends pulumi.ComponentResource {
         new k8s.networking.v1.NetworkPolicy(
             `${name}-default-deny`,
             {
-                metadata: { name: "default-deny-ingress", namespace: this.namespaceName },
-                spec: { podSelector: {}, policyTypes: ["Ingress"] },
+                metadata: { name: "default-deny", namespace: this.namespaceName },
+                spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
             },
             { parent: this },
         );

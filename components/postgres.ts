@@ -19,6 +19,8 @@ export interface PostgresArgs {
     readonly instance: string;
     /** Tag of the official `postgres` image. @default "15" */
     readonly version?: string;
+    /** Digest (`sha256:...`) to pin the image by; the tag alone when omitted. */
+    readonly imageDigest?: string;
     /** Size of the data volume. */
     readonly storageSize: string;
     /** StorageClass of the data volume; the cluster's default when omitted. */
@@ -39,6 +41,13 @@ export interface PostgresArgs {
     readonly protect?: boolean;
 }
 
+/** The identity of the database pods, exported so that the API's egress policy can name them. */
+export function postgresIdentity(instance: string): WorkloadIdentity {
+    return { name: "postgres", instance, component: "database" };
+}
+
+/** Scratch space of the database container: the socket and /tmp emptyDirs, and its logs. */
+const ephemeralStorage = { request: "64Mi", limit: "512Mi" };
 const postgresUid = 999; // the official image's postgres user; fsGroup gives it the volume
 const port = 5432;
 const secretMountPath = "/var/run/secrets/postgres";
@@ -71,7 +80,7 @@ export class Postgres extends pulumi.ComponentResource {
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("api-stack:database:Postgres", name, {}, opts);
-        const identity: WorkloadIdentity = { name: "postgres", instance: args.instance, component: "database" };
+        const identity = postgresIdentity(args.instance);
         const labels = commonLabels(identity);
         const databaseName = args.databaseName ?? "app";
         const user = args.user ?? "app";
@@ -139,7 +148,7 @@ export class Postgres extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: "postgres",
-                                    image: `postgres:${args.version ?? "15"}`,
+                                    image: `postgres:${args.version ?? "15"}${args.imageDigest ? `@${args.imageDigest}` : ""}`,
                                     imagePullPolicy: "IfNotPresent",
                                     ports: [{ name: "postgres", containerPort: port, protocol: "TCP" }],
                                     env: [
@@ -150,7 +159,10 @@ export class Postgres extends pulumi.ComponentResource {
                                         // A subdirectory, because a fresh volume's root may hold lost+found.
                                         { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
                                     ],
-                                    resources: args.resources,
+                                    resources: {
+                                        requests: { ...args.resources.requests, "ephemeral-storage": ephemeralStorage.request },
+                                        limits: { ...args.resources.limits, "ephemeral-storage": ephemeralStorage.limit },
+                                    },
                                     securityContext: restrictedContainerSecurityContext,
                                     readinessProbe: {
                                         exec: { command: isReady },
@@ -215,8 +227,10 @@ export class Postgres extends pulumi.ComponentResource {
                 metadata: { name: "postgres-from-api", namespace: args.namespace, labels },
                 spec: {
                     podSelector: { matchLabels: selectorLabels(identity) },
-                    policyTypes: ["Ingress"],
+                    // Ingress from the API only; no egress at all (the namespace default denies it).
+                    policyTypes: ["Ingress", "Egress"],
                     ingress: [{ from: [{ podSelector: { matchLabels: args.clientSelector } }], ports: [{ protocol: "TCP", port }] }],
+                    egress: [],
                 },
             },
             { parent: this },

@@ -57,6 +57,7 @@ export interface Settings {
     };
     readonly postgres: {
         readonly version: string;
+        readonly imageDigest?: string;
         readonly storageSize: string;
         readonly storageClass?: string;
         readonly databaseName: string;
@@ -151,6 +152,7 @@ const fields = {
         /^[0-9]+(\.[0-9]+)?(-[a-z0-9]+)?$/,
         "allowed: a postgres image tag such as 15, 15.10 or 15.10-bookworm",
     ),
+    postgresImageDigest: optional(z.string().regex(/^sha256:[a-f0-9]{64}$/, "allowed: an image digest, sha256: followed by 64 hex digits")),
     postgresStorageSize: bytes(),
     postgresStorageClass: optional(
         z
@@ -313,6 +315,7 @@ function freeze(stack: string, v: Parsed, registryPassword?: pulumi.Output<strin
         },
         postgres: {
             version: v.postgresVersion,
+            imageDigest: v.postgresImageDigest,
             storageSize: v.postgresStorageSize,
             storageClass: v.postgresStorageClass,
             databaseName: v.postgresDatabase,

@@ -19,8 +19,8 @@ describe("per-stack sizing follows the committed stack files", () => {
         const deployment = dev.one(deploymentType, "api");
         assert.strictEqual(deployment.spec.replicas, 1);
         assert.deepStrictEqual(deployment.spec.template.spec.containers[0].resources, {
-            requests: { cpu: "50m", memory: "64Mi" },
-            limits: { cpu: "200m", memory: "128Mi" },
+            requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "32Mi" },
+            limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "128Mi" },
         });
         assert.strictEqual(dev.one(serviceType, "api").spec.type, "ClusterIP");
         assert.strictEqual(dev.one("kubernetes:core/v1:PersistentVolumeClaim").spec.resources.requests.storage, "1Gi");
@@ -31,8 +31,8 @@ describe("per-stack sizing follows the committed stack files", () => {
         const deployment = prod.one(deploymentType, "api");
         assert.strictEqual(deployment.spec.replicas, 3);
         assert.deepStrictEqual(deployment.spec.template.spec.containers[0].resources, {
-            requests: { cpu: "250m", memory: "128Mi" },
-            limits: { cpu: "500m", memory: "256Mi" },
+            requests: { cpu: "250m", memory: "128Mi", "ephemeral-storage": "32Mi" },
+            limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "128Mi" },
         });
         assert.strictEqual(prod.one("kubernetes:core/v1:PersistentVolumeClaim").spec.resources.requests.storage, "10Gi");
         assert.strictEqual(prod.one(deploymentType, "postgres").spec.template.spec.containers[0].image, "postgres:15.10");
@@ -229,12 +229,36 @@ describe("every pod passes Pod Security restricted, read-only root and no token"
 });
 
 describe("availability and protection differ between dev and prod", () => {
-    it("a default-deny NetworkPolicy covers the namespace, and the API admits only HTTP on 8000", async () => {
+    it("a default-deny NetworkPolicy covers the namespace; the API admits HTTP on 8000 and reaches only the database and DNS", async () => {
         const run = await runProgram("dev", prebuilt);
-        const deny = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny-ingress").spec;
-        assert.deepStrictEqual(deny, { podSelector: {}, policyTypes: ["Ingress"] });
+        const deny = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny").spec;
+        assert.deepStrictEqual(deny, { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
         const http = run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "api-http").spec;
         assert.deepStrictEqual(http.ingress, [{ ports: [{ protocol: "TCP", port: 8000 }] }]);
+        const databaseLabels = run.one("kubernetes:apps/v1:Deployment", "postgres").spec.template.metadata.labels;
+        assert.ok(selects(http.egress[0].to[0].podSelector.matchLabels, databaseLabels));
+        assert.deepStrictEqual(http.egress[0].ports, [{ protocol: "TCP", port: 5432 }]);
+        assert.deepStrictEqual(
+            http.egress[1].ports.map((p: { port: number }) => p.port),
+            [53, 53],
+        );
+        assert.deepStrictEqual(run.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-from-api").spec.egress, []);
+    });
+
+    it("prod spreads API replicas across nodes; dev's single pod needs no anti-affinity", async () => {
+        const prod = await runProgram("prod", prebuilt);
+        const term = prod.one(deploymentType, "api").spec.template.spec.affinity.podAntiAffinity
+            .preferredDuringSchedulingIgnoredDuringExecution[0];
+        assert.strictEqual(term.podAffinityTerm.topologyKey, "kubernetes.io/hostname");
+        assert.deepStrictEqual(term.podAffinityTerm.labelSelector.matchLabels, prod.one(deploymentType, "api").spec.selector.matchLabels);
+        const dev = await runProgram("dev", prebuilt);
+        assert.strictEqual(dev.one(deploymentType, "api").spec.template.spec.affinity, undefined);
+    });
+
+    it("the postgres image can be pinned by digest", async () => {
+        const digest = `sha256:${"b".repeat(64)}`;
+        const run = await runProgram("prod", { ...prebuilt, postgresImageDigest: digest });
+        assert.strictEqual(run.one(deploymentType, "postgres").spec.template.spec.containers[0].image, `postgres:15.10@${digest}`);
     });
 
     it("prod has a PodDisruptionBudget of maxUnavailable 1; dev with one pod has none", async () => {

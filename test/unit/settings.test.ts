@@ -101,6 +101,12 @@ const badConfigs: { title: string; overrides: Record<string, string>; key: strin
         key: "apiLogLevel",
         mentions: /"verbose".*fatal, error, warn, info, debug, trace/,
     },
+    {
+        title: "digest without sha256",
+        overrides: { postgresImageDigest: "abc123" },
+        key: "postgresImageDigest",
+        mentions: /"abc123".*sha256/,
+    },
     { title: "bad database user", overrides: { postgresUser: "drop table;" }, key: "postgresUser", mentions: /SQL identifier/ },
 ];
 
