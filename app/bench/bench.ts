@@ -18,7 +18,11 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const SEED_ITEMS = 1_000;
 
 const pgTest = (command: string) =>
-  execFileSync('bash', [SCRIPT, command], { env: PG_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  execFileSync('bash', [SCRIPT, command], {
+    env: PG_ENV,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
 function freePort(): Promise<number> {
@@ -39,7 +43,13 @@ function peakRssMiB(pid: number): number {
 async function waitReady(base: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
-    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${base}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${base}/readyz did not answer 200 within 30 s`);
@@ -81,7 +91,13 @@ async function main(): Promise<void> {
   // As in the image: node dist/server.js, production log level; logs go where a container's would, not to a terminal.
   const server = spawn(process.execPath, ['dist/server.js'], {
     cwd: APP_DIR,
-    env: { PATH: process.env.PATH, NODE_ENV: 'production', DATABASE_URL: url.toString(), PORT: String(port), LOG_LEVEL: 'info' },
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      DATABASE_URL: url.toString(),
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const pid = server.pid ?? -1;
@@ -101,7 +117,9 @@ async function main(): Promise<void> {
     const rows = [
       await run('GET /api/v1/items/:id', {
         url: base,
-        requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/v1/items/${ids[next++ % ids.length]}` }) }],
+        requests: [
+          { method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/v1/items/${ids[next++ % ids.length]}` }) },
+        ],
       }),
       await run('GET /api/v1/items?limit=20', { url: `${base}/api/v1/items?limit=20` }),
       await run('POST /api/v1/items', {
@@ -112,10 +130,13 @@ async function main(): Promise<void> {
       }),
     ];
     const peak = peakRssMiB(pid);
-    console.log(`\nservice: node dist/server.js, pool max 10; load: autocannon ${CONNECTIONS} connections, ${DURATION_S} s per path`);
+    console.log(
+      `\nservice: node dist/server.js, pool max 10; load: autocannon ${CONNECTIONS} connections, ${DURATION_S} s per path`,
+    );
     console.log('| path | req/s | p50 ms | p99 ms | errors |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
-    for (const row of rows) console.log(`| ${row.path} | ${row.rps.toFixed(0)} | ${row.p50} | ${row.p99} | ${row.errors} |`);
+    for (const row of rows)
+      console.log(`| ${row.path} | ${row.rps.toFixed(0)} | ${row.p50} | ${row.p99} | ${row.errors} |`);
     console.log(`peak RSS of the service: ${peak.toFixed(1)} MiB`);
     if (rows.some((row) => row.errors > 0)) process.exitCode = 1;
   } finally {

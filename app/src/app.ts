@@ -63,8 +63,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // A compiler factory (not setValidatorCompiler) so plugins that add schemas keep using these validators.
     schemaController: {
       compilersFactory: {
-        buildValidator: () => ({ schema, httpPart }) =>
-          httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),
+        buildValidator:
+          () =>
+          ({ schema, httpPart }) =>
+            httpPart === 'body' ? strict.compile(schema) : coercing.compile(schema),
       },
     },
   });
@@ -89,7 +91,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (isDatabaseUnavailable(error)) {
       request.log.warn({ err: { message: error.message, code: error.code } }, 'database unavailable');
       reply.header('retry-after', '5');
-      return reply.code(503).send({ error: 'Service Unavailable', message: 'the database is unavailable; retry later' });
+      return reply
+        .code(503)
+        .send({ error: 'Service Unavailable', message: 'the database is unavailable; retry later' });
     }
     // SQLSTATE class 22 (data exception, e.g. a NUL character in text) and 23 (constraint): the input was wrong.
     if (typeof error.code === 'string' && /^2[23][0-9A-Z]{3}$/.test(error.code)) {
@@ -101,7 +105,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'Not Found', message: `no route for ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .code(404)
+      .send({ error: 'Not Found', message: `no route for ${request.method} ${request.url.split('?')[0]}` }),
   );
 
   await app.register(swagger, {

@@ -11,7 +11,10 @@ export interface Config {
 
 /** A configuration problem, reported as one line that names the variable and never its secret value. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
     super(`${variable} ${detail}`);
     this.name = 'ConfigError';
   }
@@ -52,10 +55,16 @@ function validateDatabaseUrl(value: string, variable: string): void {
     url = new URL(value);
   } catch {
     // The message never echoes the value: it may hold a password.
-    throw new ConfigError(variable, `is malformed: ${where} must hold a URL like postgres://user:password@host:5432/db`);
+    throw new ConfigError(
+      variable,
+      `is malformed: ${where} must hold a URL like postgres://user:password@host:5432/db`,
+    );
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError(variable, `has scheme "${url.protocol}": ${where} must start with postgres:// or postgresql://`);
+    throw new ConfigError(
+      variable,
+      `has scheme "${url.protocol}": ${where} must start with postgres:// or postgresql://`,
+    );
   }
   if (url.hostname === '' && !url.searchParams.has('host')) {
     throw new ConfigError(variable, `has no host: ${where} must name the database server`);

@@ -38,7 +38,9 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
     .sort((a, b) => a.version - b.version);
   migrations.forEach((migration, index) => {
     if (migration.version !== index + 1) {
-      throw new Error(`migration versions must run 1, 2, 3... without gaps; found ${migration.version} at position ${index + 1}`);
+      throw new Error(
+        `migration versions must run 1, 2, 3... without gaps; found ${migration.version} at position ${index + 1}`,
+      );
     }
   });
   return migrations;

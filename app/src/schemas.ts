@@ -82,6 +82,9 @@ export const itemPage = {
   required: ['items', 'next_cursor'],
   properties: {
     items: { type: 'array', items: { $ref: 'Item#' } },
-    next_cursor: { type: ['string', 'null'], description: 'Pass as cursor to get the next page; null on the last page.' },
+    next_cursor: {
+      type: ['string', 'null'],
+      description: 'Pass as cursor to get the next page; null on the last page.',
+    },
   },
 } as const;

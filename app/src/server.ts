@@ -37,7 +37,10 @@ async function migrateUntilDone(config: Config, logger: Logger, state: AppState)
       return;
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
-      logger.warn({ err: { message: (err as Error).message }, retryInMs: delay }, 'database unavailable for migrations; retrying');
+      logger.warn(
+        { err: { message: (err as Error).message }, retryInMs: delay },
+        'database unavailable for migrations; retrying',
+      );
       await sleep(delay);
       delay = Math.min(delay * 2, MIGRATION_RETRY_MAX_MS);
     }
@@ -89,7 +92,10 @@ async function main(): Promise<void> {
   try {
     await migrateUntilDone(config, logger, state);
   } catch (err) {
-    logger.fatal({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'migration failed');
+    logger.fatal(
+      { err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+      'migration failed',
+    );
     process.exit(1);
   }
 }

@@ -27,7 +27,10 @@ describe('docker-compose.yml', function () {
     const api = compose.services.api;
     assert.equal(api.build.context, './app');
     assert.deepEqual(api.depends_on, { db: { condition: 'service_healthy' } });
-    assert.ok(api.ports.some((p: string) => /^(\$\{API_PORT:-8000\}|8000):8000$/.test(p)), api.ports);
+    assert.ok(
+      api.ports.some((p: string) => /^(\$\{API_PORT:-8000\}|8000):8000$/.test(p)),
+      api.ports,
+    );
     assert.equal(api.environment.PORT, '8000');
     const url = api.environment.DATABASE_URL as string;
     assert.match(url, /^postgres:\/\/\$\{POSTGRES_USER\}:\$\{POSTGRES_PASSWORD\}@db:5432\/\$\{POSTGRES_DB\}$/);

@@ -43,7 +43,11 @@ describe('configuration from the environment', function () {
     { what: 'both variables', env: { DATABASE_URL: GOOD_URL, DATABASE_URL_FILE: '/x' }, variable: 'DATABASE_URL_FILE' },
     { what: 'a missing secret file', env: { DATABASE_URL_FILE: '/nonexistent/url' }, variable: 'DATABASE_URL_FILE' },
     { what: 'an empty secret file', env: { DATABASE_URL_FILE: secretFile('\n') }, variable: 'DATABASE_URL_FILE' },
-    { what: 'a malformed secret file', env: { DATABASE_URL_FILE: secretFile(`${SECRET}\n`) }, variable: 'DATABASE_URL_FILE' },
+    {
+      what: 'a malformed secret file',
+      env: { DATABASE_URL_FILE: secretFile(`${SECRET}\n`) },
+      variable: 'DATABASE_URL_FILE',
+    },
     { what: 'a PORT that is not a number', env: { DATABASE_URL: GOOD_URL, PORT: '80a' }, variable: 'PORT' },
     { what: 'a PORT out of range', env: { DATABASE_URL: GOOD_URL, PORT: '70000' }, variable: 'PORT' },
     { what: 'an unknown LOG_LEVEL', env: { DATABASE_URL: GOOD_URL, LOG_LEVEL: 'loud' }, variable: 'LOG_LEVEL' },

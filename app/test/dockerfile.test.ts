@@ -105,10 +105,13 @@ describe('Dockerfile', function () {
 
       const [uid, gid] = (last('USER') ?? '').split(':').map(Number);
       const asUser = process.getuid?.() === 0 ? { uid, gid: gid ?? uid } : {};
-      const server = await spawnServer({ ...env, DATABASE_URL: await createDatabase(), HOME: '/nonexistent' }, {
-        cwd: runtimeDir,
-        ...asUser,
-      });
+      const server = await spawnServer(
+        { ...env, DATABASE_URL: await createDatabase(), HOME: '/nonexistent' },
+        {
+          cwd: runtimeDir,
+          ...asUser,
+        },
+      );
       try {
         assert.equal((await request(server.base, 'GET', '/livez')).status, 200);
         assert.equal((await request(server.base, 'POST', '/api/v1/items', { name: 'from the image' })).status, 201);

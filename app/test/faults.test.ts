@@ -39,7 +39,10 @@ describe('faults', function () {
       ] as const) {
         const res = await request(running.base, method, path, body);
         assert.equal(res.status, 503, `${method} ${path}: ${JSON.stringify(res.body)}`);
-        assert.deepEqual(res.body, { error: 'Service Unavailable', message: 'the database is unavailable; retry later' });
+        assert.deepEqual(res.body, {
+          error: 'Service Unavailable',
+          message: 'the database is unavailable; retry later',
+        });
         assert.equal(res.headers.get('retry-after'), '5');
       }
       assert.equal(await status(running.base, '/livez'), 200);
@@ -49,7 +52,9 @@ describe('faults', function () {
       await waitFor(async () => (await status(running.base, '/readyz')) === 200, 20_000, 'readyz 200 after restart');
       await waitFor(async () => (await status(running.base, '/api/v1/items')) === 200, 10_000, 'API 200 after restart');
       assert.equal((await request(running.base, 'POST', '/api/v1/items', { name: 'after the outage' })).status, 201);
-      const names = (await query<{ name: string }>(databaseUrl, 'SELECT name FROM items ORDER BY created_at')).map((r) => r.name);
+      const names = (await query<{ name: string }>(databaseUrl, 'SELECT name FROM items ORDER BY created_at')).map(
+        (r) => r.name,
+      );
       assert.deepEqual(names, ['before the outage', 'after the outage']);
       assert.equal(running.child.exitCode, null);
       const password = new URL(databaseUrl).password;
@@ -66,7 +71,11 @@ describe('faults', function () {
       assert.equal(await status(running.base, '/api/v1/items'), 503);
       assert.match(running.output(), /database unavailable for migrations; retrying/);
       pgTest('resume');
-      await waitFor(async () => (await status(running.base, '/readyz')) === 200, 20_000, 'readyz 200 once the database is up');
+      await waitFor(
+        async () => (await status(running.base, '/readyz')) === 200,
+        20_000,
+        'readyz 200 once the database is up',
+      );
       assert.equal(running.child.exitCode, null);
     });
   });
@@ -82,7 +91,9 @@ describe('faults', function () {
       try {
         await blocker.query('BEGIN');
         await blocker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE');
-        const writes = Array.from({ length: 8 }, (_, i) => request(server.base, 'POST', '/api/v1/items', { name: `in-flight-${i}` }));
+        const writes = Array.from({ length: 8 }, (_, i) =>
+          request(server.base, 'POST', '/api/v1/items', { name: `in-flight-${i}` }),
+        );
         const reads = Array.from({ length: 4 }, () => request(server.base, 'GET', `/api/v1/items/${existing.id}`));
         await waitFor(
           async () => {
@@ -115,7 +126,10 @@ describe('faults', function () {
         await blocker.end();
         await server.stop();
       }
-      const rows = await query<{ n: number }>(databaseUrl, "SELECT count(*)::int AS n FROM items WHERE name LIKE 'in-flight-%'");
+      const rows = await query<{ n: number }>(
+        databaseUrl,
+        "SELECT count(*)::int AS n FROM items WHERE name LIKE 'in-flight-%'",
+      );
       assert.equal(rows[0].n, 8);
     });
   });

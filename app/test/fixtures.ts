@@ -9,7 +9,11 @@ const script = path.join(__dirname, '..', '..', 'scripts', 'pg-test.sh');
 const env = { ...process.env, PG_TEST_STATE: path.join(__dirname, '..', '..', '.pg-test', 'app-tests') };
 
 export function pgTest(command: 'start' | 'stop' | 'url' | 'pause' | 'resume'): string {
-  return execFileSync('bash', [script, command], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return execFileSync('bash', [script, command], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
 }
 
 export function mochaGlobalSetup(): void {

@@ -14,7 +14,8 @@ export const silentLogger = pino({ level: 'silent' });
 
 export function adminUrl(): string {
   const url = process.env.API_TEST_ADMIN_URL;
-  if (url === undefined) throw new Error('API_TEST_ADMIN_URL is not set: run the tests through mocha (test/fixtures.ts starts PostgreSQL)');
+  if (url === undefined)
+    throw new Error('API_TEST_ADMIN_URL is not set: run the tests through mocha (test/fixtures.ts starts PostgreSQL)');
   return url;
 }
 
@@ -79,7 +80,11 @@ export interface InProcessApp {
 export async function startInProcess(databaseUrl: string): Promise<InProcessApp> {
   const migrations = loadMigrations();
   await migrate(databaseUrl, silentLogger, migrations);
-  const state: AppState = { schemaReady: true, shuttingDown: false, requiredSchemaVersion: requiredSchemaVersion(migrations) };
+  const state: AppState = {
+    schemaReady: true,
+    shuttingDown: false,
+    requiredSchemaVersion: requiredSchemaVersion(migrations),
+  };
   const pool = createPool(databaseUrl, silentLogger, { max: 20 });
   const app = await buildApp({ pool, logger: silentLogger, state, processMetrics: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -178,6 +183,7 @@ export async function request(
   const response = await fetch(`${base}${urlPath}`, init);
   const text = await response.text();
   let parsed: unknown = text;
-  if ((response.headers.get('content-type') ?? '').includes('application/json') && text !== '') parsed = JSON.parse(text);
+  if ((response.headers.get('content-type') ?? '').includes('application/json') && text !== '')
+    parsed = JSON.parse(text);
   return { status: response.status, headers: response.headers, body: parsed };
 }

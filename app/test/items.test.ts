@@ -126,6 +126,21 @@ describe('items API', function () {
       assert.deepEqual(Object.keys(openapi.body.paths['/api/v1/items/{id}']).sort(), ['delete', 'get', 'patch']);
     });
 
+    it('answers readyz 503 from the moment shutdown begins', async function () {
+      service.state.shuttingDown = true;
+      try {
+        const readyz = await request(service.base, 'GET', '/readyz');
+        assert.deepEqual(
+          [readyz.status, readyz.body],
+          [503, { error: 'Service Unavailable', message: 'shutting down' }],
+        );
+        assert.equal(readyz.headers.get('connection'), 'close');
+        assert.equal((await request(service.base, 'GET', '/livez')).status, 200);
+      } finally {
+        service.state.shuttingDown = false;
+      }
+    });
+
     it('echoes a caller request id, or makes one', async function () {
       const given = await request(service.base, 'GET', '/livez', undefined, { 'x-request-id': 'abc-123' });
       assert.equal(given.headers.get('x-request-id'), 'abc-123');
@@ -151,7 +166,12 @@ describe('items API', function () {
       { what: 'a NUL character', body: { name: 'nul\u0000here' }, status: 400 },
       { what: 'a body over 16 KiB', body: { name: 'x', description: 'd'.repeat(17 * 1024) }, status: 413 },
       { what: 'a prototype-poisoning key', body: '{"name":"x","__proto__":{"admin":true}}', status: 400 },
-      { what: 'a non-JSON content type', body: 'name=x', status: 415, contentType: 'application/x-www-form-urlencoded' },
+      {
+        what: 'a non-JSON content type',
+        body: 'name=x',
+        status: 415,
+        contentType: 'application/x-www-form-urlencoded',
+      },
     ];
     for (const { what, body, status, contentType, message } of cases) {
       it(`rejects ${what} with ${status}`, async function () {
@@ -181,21 +201,39 @@ describe('items API', function () {
     it('answers 400 for ids that are not UUIDs and 404 for unknown ones', async function () {
       for (const id of ['123', 'not-a-uuid', "1'%20OR%20'1'='1", '00000000-0000-0000-0000-00000000000g']) {
         for (const method of ['GET', 'PATCH', 'DELETE']) {
-          const res = await request(service.base, method, `/api/v1/items/${id}`, method === 'PATCH' ? { name: 'x' } : undefined);
+          const res = await request(
+            service.base,
+            method,
+            `/api/v1/items/${id}`,
+            method === 'PATCH' ? { name: 'x' } : undefined,
+          );
           assert.equal(res.status, 400, `${method} ${id}`);
           assert.match(res.body.message, /params\/id must match format "uuid"/);
         }
       }
       const unknown = '6f1c2a9e-0000-4000-8000-000000000000';
       for (const method of ['GET', 'PATCH', 'DELETE']) {
-        const res = await request(service.base, method, `/api/v1/items/${unknown}`, method === 'PATCH' ? { name: 'x' } : undefined);
+        const res = await request(
+          service.base,
+          method,
+          `/api/v1/items/${unknown}`,
+          method === 'PATCH' ? { name: 'x' } : undefined,
+        );
         assert.equal(res.status, 404, method);
         assert.deepEqual(res.body, { error: 'Not Found', message: `item ${unknown} does not exist` });
       }
     });
 
     it('answers 400 for bad list parameters', async function () {
-      for (const qs of ['limit=0', 'limit=101', 'limit=abc', 'limit=1.5', 'cursor=%25%25', 'cursor=bm90LWEtY3Vyc29y', 'sort=name']) {
+      for (const qs of [
+        'limit=0',
+        'limit=101',
+        'limit=abc',
+        'limit=1.5',
+        'cursor=%25%25',
+        'cursor=bm90LWEtY3Vyc29y',
+        'sort=name',
+      ]) {
         const res = await request(service.base, 'GET', `/api/v1/items?${qs}`);
         assert.equal(res.status, 400, qs);
         assert.equal(res.body.error, 'Bad Request');
@@ -204,7 +242,10 @@ describe('items API', function () {
 
     it('answers unknown routes with a 404 JSON error', async function () {
       const res = await request(service.base, 'GET', '/api/v1/nothing?x=1');
-      assert.deepEqual([res.status, res.body], [404, { error: 'Not Found', message: 'no route for GET /api/v1/nothing' }]);
+      assert.deepEqual(
+        [res.status, res.body],
+        [404, { error: 'Not Found', message: 'no route for GET /api/v1/nothing' }],
+      );
     });
   });
 

@@ -50,7 +50,10 @@ describe('migrations', function () {
   it('roll back a failing migration whole, and apply the next release on top', async function () {
     const databaseUrl = await createDatabase();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'api-migrations-'));
-    writeFileSync(path.join(dir, '0001_create_items.sql'), readFileSync(path.join(MIGRATIONS_DIR, '0001_create_items.sql')));
+    writeFileSync(
+      path.join(dir, '0001_create_items.sql'),
+      readFileSync(path.join(MIGRATIONS_DIR, '0001_create_items.sql')),
+    );
     writeFileSync(path.join(dir, '0002_broken.sql'), 'CREATE TABLE half_done (id int);\nSELECT no_such_function();\n');
     await assert.rejects(migrate(databaseUrl, silentLogger, loadMigrations(dir)), /no_such_function/);
     assert.deepEqual(await appliedVersions(databaseUrl), [1]);
@@ -95,7 +98,11 @@ describe('migrations', function () {
       }
       await holder.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);
       for (const server of servers) {
-        await waitFor(async () => (await fetch(`${server.base}/readyz`)).status === 200, 15_000, `${server.base}/readyz`);
+        await waitFor(
+          async () => (await fetch(`${server.base}/readyz`)).status === 200,
+          15_000,
+          `${server.base}/readyz`,
+        );
       }
       assert.deepEqual(await appliedVersions(databaseUrl), [1]);
       const appliers = servers.filter((s) => s.output().includes('"msg":"applying migration"'));

@@ -22,9 +22,13 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
   const { pool, state } = options;
   const unavailable = (message: string) => ({ error: 'Service Unavailable', message });
 
-  app.get('/livez', { schema: { summary: 'Liveness: 200 while the process runs; never touches the database' } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/livez',
+    { schema: { summary: 'Liveness: 200 while the process runs; never touches the database' } },
+    async () => ({
+      status: 'ok',
+    }),
+  );
 
   app.get(
     '/readyz',
@@ -40,7 +44,11 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
         if (rows[0].version < state.requiredSchemaVersion) {
           return reply
             .code(503)
-            .send(unavailable(`database schema is at version ${rows[0].version}, this release needs ${state.requiredSchemaVersion}`));
+            .send(
+              unavailable(
+                `database schema is at version ${rows[0].version}, this release needs ${state.requiredSchemaVersion}`,
+              ),
+            );
         }
         return { status: 'ready', schemaVersion: rows[0].version };
       } catch (err) {

@@ -21,7 +21,8 @@ const ITEM_COLUMNS = `id, name, description,
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
   to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at`;
 
-const CURSOR_PATTERN = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+const CURSOR_PATTERN =
+  /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 function encodeCursor(row: ItemRow): string {
   return Buffer.from(`${row.created_at}|${row.id}`, 'utf8').toString('base64url');
@@ -48,7 +49,9 @@ export async function itemsRoutes(app: FastifyInstance, options: ItemsRoutesOpti
   app.addHook('onRequest', async (_request, reply) => {
     if (!options.isSchemaReady()) {
       reply.header('retry-after', '5');
-      return reply.code(503).send({ error: 'Service Unavailable', message: 'the database schema is not ready yet; retry later' });
+      return reply
+        .code(503)
+        .send({ error: 'Service Unavailable', message: 'the database schema is not ready yet; retry later' });
     }
     return undefined;
   });
@@ -68,7 +71,7 @@ export async function itemsRoutes(app: FastifyInstance, options: ItemsRoutesOpti
         `INSERT INTO items (name, description) VALUES ($1, $2) RETURNING ${ITEM_COLUMNS}`,
         [name, description],
       );
-      reply.header('location', `${request.url.replace(/\/$/, '')}/${rows[0].id}`);
+      reply.header('location', `${request.routeOptions.url ?? ''}/${rows[0].id}`);
       return reply.code(201).send(rows[0]);
     },
   );
@@ -92,7 +95,9 @@ export async function itemsRoutes(app: FastifyInstance, options: ItemsRoutesOpti
       } else {
         const position = decodeCursor(cursor);
         if (position === undefined) {
-          return reply.code(400).send({ error: 'Bad Request', message: 'querystring/cursor is not a cursor this API issued' });
+          return reply
+            .code(400)
+            .send({ error: 'Bad Request', message: 'querystring/cursor is not a cursor this API issued' });
         }
         ({ rows } = await pool.query<ItemRow>(
           `SELECT ${ITEM_COLUMNS} FROM items WHERE (created_at, id) > ($1::timestamptz, $2::uuid)
@@ -108,9 +113,17 @@ export async function itemsRoutes(app: FastifyInstance, options: ItemsRoutesOpti
 
   app.get<{ Params: { id: string } }>(
     '/items/:id',
-    { schema: { summary: 'Get one item', params: itemIdParams, response: { 200: { $ref: 'Item#' }, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'Get one item',
+        params: itemIdParams,
+        response: { 200: { $ref: 'Item#' }, ...errorResponses },
+      },
+    },
     async (request, reply) => {
-      const { rows } = await pool.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1`, [request.params.id]);
+      const { rows } = await pool.query<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM items WHERE id = $1`, [
+        request.params.id,
+      ]);
       return rows.length === 0 ? notFound(reply, request.params.id) : rows[0];
     },
   );
