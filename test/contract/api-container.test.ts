@@ -1,0 +1,130 @@
+import * as assert from "assert";
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { projectRoot, runProgram } from "../unit/harness";
+
+/**
+ * The contract between the program and app/: take the API container spec the program produces
+ * and start the compiled server the way that spec (and the Dockerfile's CMD) would, against a
+ * real PostgreSQL, then call the probes at the spec's paths and port. A program and an app that
+ * drifted apart (a renamed env var, another port or path, a write outside /tmp) fail here.
+ */
+
+const appDir = path.join(projectRoot, "app");
+const pgState = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-contract-pg-"));
+const pgScript = path.join(projectRoot, "scripts", "pg-test.sh");
+
+/** CMD of app/Dockerfile, e.g. ["node", "dist/server.js"]. */
+function dockerfileCommand(): string[] {
+    const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(fs.readFileSync(path.join(appDir, "Dockerfile"), "utf8"));
+    assert.ok(cmd, "app/Dockerfile has an exec-form CMD");
+    return JSON.parse(cmd[1]) as string[];
+}
+
+async function get(port: number, probePath: string): Promise<number | undefined> {
+    try {
+        const response = await fetch(`http://127.0.0.1:${port}${probePath}`, { signal: AbortSignal.timeout(2000) });
+        return response.status;
+    } catch {
+        return undefined;
+    }
+}
+
+async function until(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + seconds * 1000;
+    while (!(await check())) {
+        if (Date.now() > deadline) {
+            throw new Error(`${what} within ${seconds}s (the probe budget of the spec)`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+}
+
+describe("contract: the API container spec runs the app as its probes expect", function () {
+    this.timeout(5 * 60 * 1000);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    let pod: any;
+    let server: ChildProcess | undefined;
+    let serverLog = "";
+    const secretDir = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-contract-secret-"));
+
+    before(async () => {
+        const run = await runProgram("dev", { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" });
+        pod = run.one("kubernetes:apps/v1:Deployment", "api").spec.template.spec;
+        execFileSync("npm", ["run", "build"], { cwd: appDir, stdio: "ignore" });
+        const databaseUrl = execFileSync("bash", [pgScript, "start"], {
+            env: { ...process.env, PG_TEST_STATE: pgState },
+            encoding: "utf8",
+        }).trim();
+        fs.writeFileSync(path.join(secretDir, "url"), `${databaseUrl}\n`);
+    });
+
+    after(() => {
+        server?.kill("SIGKILL");
+        execFileSync("bash", [pgScript, "stop"], { env: { ...process.env, PG_TEST_STATE: pgState }, stdio: "ignore" });
+        fs.rmSync(pgState, { recursive: true, force: true });
+        fs.rmSync(secretDir, { recursive: true, force: true });
+    });
+
+    it("starts from the spec, passes startup, readiness and liveness probes, and stops cleanly on SIGTERM", async () => {
+        const container = pod.containers[0];
+        const env: string[] = container.env.map((variable: { name: string; value?: string }) => {
+            assert.ok(variable.value !== undefined, `${variable.name} is a plain value, not a literal secret reference here`);
+            return `${variable.name}=${variable.value}`;
+        });
+        const urlFile = container.env.find((variable: { name: string }) => variable.name === "DATABASE_URL_FILE").value;
+        const secretMount = container.volumeMounts.find((mount: { mountPath: string }) => urlFile.startsWith(`${mount.mountPath}/`));
+        assert.ok(secretMount, "DATABASE_URL_FILE lies under a volume mount");
+        const secretVolume = pod.volumes.find((volume: { name: string }) => volume.name === secretMount.name);
+        assert.deepStrictEqual(secretVolume.secret.items, [{ key: "url", path: path.basename(urlFile) }]);
+        const tmpVolume = pod.volumes.find(
+            (volume: { name: string }) =>
+                volume.name === container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === "/tmp").name,
+        );
+        const httpPort = container.ports.find(
+            (port: { name: string }) => port.name === container.readinessProbe.httpGet.port,
+        ).containerPort;
+        assert.strictEqual(container.securityContext.readOnlyRootFilesystem, true);
+        const uid = pod.securityContext.runAsUser;
+        const gid = pod.securityContext.fsGroup;
+        assert.strictEqual(await get(httpPort, "/livez"), undefined, `port ${httpPort} must be free for this test`);
+
+        const launcher = path.join(__dirname, "launch-like-pod.sh");
+        const args = ["--uid", String(uid), "--gid", String(gid), "--secret-dir", secretDir, "--secret-mount", secretMount.mountPath];
+        args.push("--tmp-size", tmpVolume.emptyDir.sizeLimit.replace("Mi", "m"));
+        for (const variable of [...env, `PATH=${path.dirname(process.execPath)}:/usr/bin:/bin`]) {
+            args.push("--env", variable);
+        }
+        const command = dockerfileCommand();
+        server = spawn("bash", [launcher, ...args, "--", command[0] === "node" ? process.execPath : command[0], ...command.slice(1)], {
+            cwd: appDir,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        server.stdout?.on("data", (chunk: Buffer) => (serverLog += chunk.toString()));
+        server.stderr?.on("data", (chunk: Buffer) => (serverLog += chunk.toString()));
+        const exited = new Promise<number | null>((resolve) => server?.on("exit", (code) => resolve(code)));
+
+        const startup = container.startupProbe;
+        await until(
+            "startup probe never passed",
+            startup.periodSeconds * startup.failureThreshold,
+            async () => (await get(httpPort, startup.httpGet.path)) === 200,
+        );
+        const readiness = container.readinessProbe;
+        await until("readiness probe never passed", 60, async () => (await get(httpPort, readiness.httpGet.path)) === 200);
+        assert.strictEqual(await get(httpPort, container.livenessProbe.httpGet.path), 200);
+        const status = fs.readFileSync(`/proc/${server.pid}/status`, "utf8");
+        assert.match(status, new RegExp(`^Uid:\\s+${uid}\\s`, "m"), "runs as the spec's uid");
+        assert.ok(!serverLog.includes(fs.readFileSync(path.join(secretDir, "url"), "utf8").trim()), "the URL is never logged");
+        assert.ok(!/EROFS|read-only file system/i.test(serverLog), `the app wrote outside /tmp:\n${serverLog}`);
+
+        const started = Date.now();
+        server.kill("SIGTERM");
+        const code = await exited;
+        assert.strictEqual(code, 0, `exit code after SIGTERM; log:\n${serverLog}`);
+        assert.ok(Date.now() - started < pod.terminationGracePeriodSeconds * 1000, "stops within the grace period");
+        server = undefined;
+    });
+});

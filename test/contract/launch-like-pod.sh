@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Starts a command the way a Kubernetes container spec would run it, as far as one machine allows:
+# in a private mount namespace, with the root filesystem read-only, /tmp a fresh tmpfs (the
+# emptyDir), a Secret's keys mounted as files (mode 0440, group = fsGroup) at the spec's mount path,
+# as the spec's numeric uid/gid with no new privileges and only the spec's environment.
+#
+# Usage (as root): launch-like-pod.sh --uid N --gid N --secret-dir DIR --secret-mount PATH
+#                    --tmp-size SIZE [--env NAME=VALUE]... -- COMMAND [ARG]...
+# DIR holds one file per Secret key; it is copied, so it may live anywhere.
+set -euo pipefail
+
+die() { echo "launch-like-pod: $1" >&2; exit 2; }
+uid="" gid="" secret_dir="" secret_mount="" tmp_size="64m"
+envs=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --uid) uid="$2"; shift ;;
+    --gid) gid="$2"; shift ;;
+    --secret-dir) secret_dir="$2"; shift ;;
+    --secret-mount) secret_mount="$2"; shift ;;
+    --tmp-size) tmp_size="$2"; shift ;;
+    --env) envs+=("$2"); shift ;;
+    --) shift; break ;;
+    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+  shift
+done
+[ $# -gt 0 ] || die "no command given after --"
+[[ "$uid" =~ ^[1-9][0-9]*$ && "$gid" =~ ^[1-9][0-9]*$ ]] || die "--uid and --gid must be non-zero numbers, got '$uid' and '$gid'"
+[ -d "$secret_dir" ] || die "--secret-dir '$secret_dir' is not a directory"
+[[ "$secret_mount" == /run/* || "$secret_mount" == /var/run/* ]] || die "--secret-mount must be under /run or /var/run (a tmpfs is mounted there), got '$secret_mount'"
+[ "$(id -u)" -eq 0 ] || die "must run as root: it needs a mount namespace and to drop to --uid"
+
+exec unshare --mount --propagation private bash -s -- "$uid" "$gid" "$secret_dir" "$secret_mount" "$tmp_size" "${#envs[@]}" "${envs[@]}" "$@" <<'INNER'
+set -euo pipefail
+uid="$1" gid="$2" secret_dir="$3" secret_mount="${4/#\/var\/run/\/run}" tmp_size="$5" env_count="$6"
+shift 6
+envs=("${@:1:$env_count}")
+shift "$env_count"
+# Secrets: a private /run holding only the mounted keys, readable by the fsGroup.
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p "$secret_mount"
+cp "$secret_dir"/* "$secret_mount"/
+chgrp -R "$gid" "$secret_mount"
+chmod 0440 "$secret_mount"/*
+# The emptyDir at /tmp, then everything else read-only.
+mount -t tmpfs -o "size=$tmp_size,mode=1777" tmpfs /tmp
+awk '{print $5}' /proc/self/mountinfo | grep -vE '^/(proc|sys|dev|run|tmp)(/|$)' | while read -r mountpoint; do
+  mount -o remount,bind,ro "$mountpoint" 2>/dev/null || true
+done
+exec setpriv --reuid "$uid" --regid "$gid" --clear-groups --no-new-privs env -i "${envs[@]}" "$@"
+INNER
