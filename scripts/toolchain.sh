@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Makes the Pulumi engine runnable here without downloads: the `pulumi` CLI, the Node.js language
+# host `pulumi-language-nodejs` and the provider plugins `pulumi-resource-kubernetes` and
+# `pulumi-resource-random`, at the versions that package.json pins, registered in PULUMI_HOME.
+#
+# Usage: scripts/toolchain.sh [options]        (or: npm run toolchain)
+#   --force      rebuild every binary even when the one in the cache is current.
+#   -h, --help   this text.
+#
+# A `pulumi` of the pinned version already on PATH (outside the cache) is used as it is and the CLI is
+# not built. Everything else is built once with `go build` from the wrapper modules under tools/ into
+# $API_STACK_BIN (CLI, language host) and $API_STACK_CACHE/providers (plugins), a per-user cache
+# outside the clone (see scripts/env.sh); a second run only checks. Logs: $API_STACK_CACHE/logs.
+# More: docs/toolchain.md.
+set -euo pipefail
+
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+die() { echo "toolchain: $1" >&2; [ -z "${2:-}" ] || echo "toolchain: next: $2" >&2; exit "${3:-1}"; }
+usage_error() { echo "toolchain: $1" >&2; echo "toolchain: see 'scripts/toolchain.sh --help'" >&2; exit 2; }
+
+force=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --force) force=true ;;
+    *) usage_error "unknown option '$1'" ;;
+  esac
+  shift
+done
+
+# shellcheck source=scripts/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+start=$SECONDS
+say() { printf 'toolchain: [%4ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
+
+# What the wrapper modules build. Each must equal the npm version that package.json pins: the
+# Automation API checks the CLI's version and the engine loads plugins by the SDKs' versions.
+CLI_VERSION=3.248.0
+KUBERNETES_VERSION=4.34.2
+RANDOM_VERSION=4.21.2
+
+LOG_DIR="$API_STACK_CACHE/logs"
+STAMP_DIR="$API_STACK_CACHE/stamps"
+# Provider binaries stay off PATH: the engine prefers a pulumi-resource-* found on PATH over the
+# registered plugin and warns about it on every run.
+PROVIDER_DIR="$API_STACK_CACHE/providers"
+mkdir -p "$LOG_DIR" "$STAMP_DIR" "$PROVIDER_DIR"
+
+command -v node >/dev/null || die "node is not on PATH" "install Node.js 20 or later"
+
+pinned() { # pinned <npm package>: the exact version package.json pins
+  node -e 'const p = require(process.argv[1]); const n = process.argv[2];
+    process.stdout.write(String((p.dependencies || {})[n] || (p.devDependencies || {})[n] || ""))' \
+    "$API_STACK_ROOT/package.json" "$1"
+}
+check_pin() { # check_pin <npm package> <version the wrapper builds> <wrapper dir>
+  local want
+  want="$(pinned "$1")"
+  [ "$want" = "$2" ] || die "package.json pins $1 '$want' but $3 builds $2" \
+    "make them agree: change the pin, or the version in $3 and in scripts/toolchain.sh (see docs/toolchain.md)"
+}
+check_pin @pulumi/pulumi "$CLI_VERSION" tools/pulumi
+check_pin @pulumi/kubernetes "$KUBERNETES_VERSION" tools/pulumi-kubernetes
+check_pin @pulumi/random "$RANDOM_VERSION" tools/pulumi-random
+
+# stamp_of <name> <wrapper dir> <version>: what the binary was built from. A change of the wrapper's
+# files, of the version or of the Go version makes it stale.
+stamp_of() {
+  local dir="$API_STACK_ROOT/$2"
+  {
+    echo "$1 $3 $(go env GOVERSION)"
+    (cd "$dir" && find . -name '*.go' -o -name 'go.mod' -o -name 'go.sum' | LC_ALL=C sort | xargs sha256sum)
+  } | sha256sum | cut -d' ' -f1
+}
+
+# build <name> <wrapper dir> <package> <ldflags> <version> [prepare-function]
+build() {
+  local name="$1" dir="$2" pkg="$3" ldflags="$4" version="$5" prepare="${6:-}"
+  local out="$API_STACK_BIN/$name" log="$LOG_DIR/$name.log" stamp
+  case "$name" in pulumi-resource-*) out="$PROVIDER_DIR/$name" ;; esac
+  stamp="$(stamp_of "$name" "$dir" "$version")"
+  if ! $force && [ -x "$out" ] && [ "$(cat "$STAMP_DIR/$name" 2>/dev/null)" = "$stamp" ]; then
+    say "$name $version: up to date"
+    return
+  fi
+  local step_start=$SECONDS
+  say "$name $version: building from $dir (log: $log; a first build takes minutes)"
+  if ! (
+    cd "$API_STACK_ROOT/$dir"
+    [ -z "$prepare" ] || "$prepare"
+    GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg"
+  ) >"$log" 2>&1; then
+    rm -f "$out.tmp"
+    tail -n 15 "$log" | sed 's/^/    /' >&2
+    die "building $name failed after $((SECONDS - step_start))s; the whole log is $log" \
+      "read the log; if a download failed, check that 'go env GOPROXY' is reachable and rerun 'npm run toolchain'; if the wrapper in $dir is at fault, fix it and rerun"
+  fi
+  mv -f "$out.tmp" "$out"
+  echo "$stamp" >"$STAMP_DIR/$name"
+  say "$name $version: built in $((SECONDS - step_start))s"
+}
+
+# The Kubernetes provider's main embeds its schema; upstream generates the embedded files, the module
+# zip carries them as schema.json and terraform-mapping.json. Copy them next to our main (ignored).
+prepare_kubernetes() {
+  local moddir
+  go mod download github.com/pulumi/pulumi-kubernetes/provider/v4
+  moddir="$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)"
+  install -m 0644 "$moddir/cmd/pulumi-resource-kubernetes/schema.json" schema.json
+  install -m 0644 "$moddir/cmd/pulumi-resource-kubernetes/terraform-mapping.json" terraform-mapping.json
+}
+
+need_go() {
+  command -v go >/dev/null || die "go is not on PATH and a binary must be built" \
+    "install Go 1.25 or later, or put pulumi $CLI_VERSION on PATH"
+}
+
+# 1. The CLI and the language host: a compatible install on PATH wins.
+external_pulumi=""
+IFS=: read -r -a path_dirs <<<"$PATH"
+for d in "${path_dirs[@]}"; do
+  [ -n "$d" ] && [ "$d" != "$API_STACK_BIN" ] && [ -x "$d/pulumi" ] || continue
+  if [ "$("$d/pulumi" version 2>/dev/null)" = "v$CLI_VERSION" ]; then
+    external_pulumi="$d/pulumi"
+    break
+  fi
+done
+if [ -n "$external_pulumi" ]; then
+  say "pulumi $CLI_VERSION: using $external_pulumi (nothing to build)"
+  PULUMI="$external_pulumi"
+  if [ -x "$API_STACK_BIN/pulumi" ]; then
+    say "note: $API_STACK_BIN/pulumi comes first on PATH after 'source scripts/env.sh'; it is the same version"
+  fi
+else
+  need_go
+  build pulumi tools/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$CLI_VERSION" "$CLI_VERSION"
+  # The engine looks for language hosts next to the `pulumi` binary first.
+  build pulumi-language-nodejs tools/pulumi ./pulumi-language-nodejs \
+    "-X main.version=$CLI_VERSION" "$CLI_VERSION"
+  PULUMI="$API_STACK_BIN/pulumi"
+  got="$("$PULUMI" version)"
+  [ "$got" = "v$CLI_VERSION" ] || die "$PULUMI reports $got, not v$CLI_VERSION" "rerun with --force"
+fi
+
+# 2. The provider plugins.
+need_go
+build pulumi-resource-kubernetes tools/pulumi-kubernetes . \
+  "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION" \
+  "$KUBERNETES_VERSION" prepare_kubernetes
+build pulumi-resource-random tools/pulumi-random . "-X main.version=$RANDOM_VERSION" "$RANDOM_VERSION"
+
+# 3. Register them in PULUMI_HOME so that the engine finds them by name and version and never
+#    tries a download. Skipped when the installed copy is byte-identical.
+register() { # register <plugin name> <version>
+  local name="$1" version="$2" bin="$PROVIDER_DIR/pulumi-resource-$1"
+  local installed="$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name"
+  if [ -f "$installed" ] && cmp -s "$bin" "$installed"; then
+    say "plugin resource $name $version: registered"
+    return
+  fi
+  local log="$LOG_DIR/plugin-install-$name.log"
+  if ! "$PULUMI" plugin install resource "$name" "$version" --file "$bin" --reinstall >"$log" 2>&1; then
+    sed 's/^/    /' "$log" >&2
+    die "registering plugin $name $version failed; log: $log" \
+      "check that PULUMI_HOME ($PULUMI_HOME) is writable, then rerun 'npm run toolchain'"
+  fi
+  say "plugin resource $name $version: registered in $PULUMI_HOME"
+}
+register kubernetes "$KUBERNETES_VERSION"
+register random "$RANDOM_VERSION"
+
+say "ready: $PULUMI ($("$PULUMI" version)); use it after '. scripts/env.sh' (PATH, PULUMI_HOME, backend)"
