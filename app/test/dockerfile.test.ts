@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { APP_DIR, createDatabase, request, spawnServer } from './helpers';
@@ -104,9 +104,12 @@ describe('Dockerfile', function () {
       assert.ok(existsSync(path.join(runtimeDir, 'dist', 'server.js')));
 
       const [uid, gid] = (last('USER') ?? '').split(':').map(Number);
+      // As Kubernetes hands it over: the URL in a mounted file that ends with a newline.
+      const urlFile = path.join(root, 'database-url');
+      writeFileSync(urlFile, `${await createDatabase()}\n`, { mode: 0o644 });
       const asUser = process.getuid?.() === 0 ? { uid, gid: gid ?? uid } : {};
       const server = await spawnServer(
-        { ...env, DATABASE_URL: await createDatabase(), HOME: '/nonexistent' },
+        { ...env, DATABASE_URL_FILE: urlFile, HOME: '/nonexistent' },
         {
           cwd: runtimeDir,
           ...asUser,
