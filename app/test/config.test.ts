@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
@@ -8,8 +8,15 @@ import { spawnServer } from './helpers';
 const SECRET = 's3cr3t-Pa55';
 const GOOD_URL = `postgres://api:${SECRET}@db.example:5432/api`;
 
+const tempDirs: string[] = [];
+after(function () {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function secretFile(content: string): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'api-config-')), 'url');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'api-config-'));
+  tempDirs.push(dir);
+  const file = path.join(dir, 'url');
   writeFileSync(file, content);
   return file;
 }

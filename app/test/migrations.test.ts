@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -13,6 +13,16 @@ async function appliedVersions(databaseUrl: string): Promise<number[]> {
 }
 
 describe('migrations', function () {
+  const tempDirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'api-migrations-'));
+    tempDirs.push(dir);
+    return dir;
+  };
+  after(function () {
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
   it('apply once, then find nothing to do', async function () {
     const databaseUrl = await createDatabase();
     const first = await migrate(databaseUrl, silentLogger);
@@ -41,7 +51,7 @@ describe('migrations', function () {
   it('refuse a migration that was edited after it was applied', async function () {
     const databaseUrl = await createDatabase();
     await migrate(databaseUrl, silentLogger);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'api-migrations-'));
+    const dir = tempDir();
     const original = readFileSync(path.join(MIGRATIONS_DIR, '0001_create_items.sql'), 'utf8');
     writeFileSync(path.join(dir, '0001_create_items.sql'), `${original}\n-- edited\n`);
     await assert.rejects(migrate(databaseUrl, silentLogger, loadMigrations(dir)), /was changed after it was applied/);
@@ -49,7 +59,7 @@ describe('migrations', function () {
 
   it('roll back a failing migration whole, and apply the next release on top', async function () {
     const databaseUrl = await createDatabase();
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'api-migrations-'));
+    const dir = tempDir();
     writeFileSync(
       path.join(dir, '0001_create_items.sql'),
       readFileSync(path.join(MIGRATIONS_DIR, '0001_create_items.sql')),
@@ -63,7 +73,7 @@ describe('migrations', function () {
   });
 
   it('reject files with gaps in their versions', function () {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'api-migrations-'));
+    const dir = tempDir();
     writeFileSync(path.join(dir, '0001_a.sql'), 'SELECT 1;');
     writeFileSync(path.join(dir, '0003_c.sql'), 'SELECT 1;');
     assert.throws(() => loadMigrations(dir), /without gaps/);
