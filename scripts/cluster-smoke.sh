@@ -102,7 +102,7 @@ fi
 privileged_out="$(kc run -n "$ns_restricted" privileged --image=registry.invalid/app:1 --restart=Never \
   --overrides='{"apiVersion": "v1", "spec": {"containers": [{"name": "privileged", "image": "registry.invalid/app:1", "securityContext": {"privileged": true}}]}}' 2>&1)" && privileged_rc=0 || privileged_rc=$?
 if [ "$privileged_rc" -ne 0 ] && grep -q 'violates PodSecurity "restricted' <<<"$privileged_out"; then
-  pass "restricted namespace rejects a privileged pod: $(grep -o 'violates PodSecurity[^:]*' <<<"$privileged_out" | head -n1)"
+  pass "restricted namespace rejects a privileged pod: $(grep -o 'violates PodSecurity "[^"]*": privileged' <<<"$privileged_out" | head -n1)"
 else
   fail "privileged pod was not rejected by Pod Security (rc $privileged_rc): $privileged_out"
 fi

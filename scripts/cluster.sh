@@ -196,11 +196,17 @@ recycle_released_volumes() {
 wait_for() {  # $1 what, $2 timeout seconds, rest: test command
   local what="$1" timeout="$2" t0=$SECONDS
   shift 2
-  until "$@"; do
+  until "$@" >/dev/null 2>&1; do
     [ $((SECONDS - t0)) -lt "$timeout" ] || return 1
     sleep 1
   done
   say "$what ($((SECONDS - t0))s)"
+}
+
+# Every volume of ours has left Pending (the PV controller saw it): Available, or Bound to a claim.
+volumes_settled() {
+  [ "$(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster --no-headers 2>/dev/null |
+    awk '$5 == "Available" || $5 == "Bound"' | wc -l)" -ge "$PV_COUNT" ]
 }
 
 enough_ready_nodes() { [ "$(ready_nodes)" -ge "$nodes" ]; }
@@ -231,7 +237,6 @@ EOF
     say "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller (Kubernetes $KWOK_KUBE_VERSION)"
     if ! kwokctl create cluster --name "$CLUSTER_NAME" --runtime binary \
       --config "$API_STACK_CLUSTER_DIR/kwokctl.yaml" \
-      --kube-version "$KWOK_KUBE_VERSION" \
       --kube-apiserver-binary "$KWOK_KUBE_APISERVER_BINARY" \
       --kube-controller-manager-binary "$KWOK_KUBE_CONTROLLER_MANAGER_BINARY" \
       --kube-scheduler-binary "$KWOK_KUBE_SCHEDULER_BINARY" \
@@ -262,7 +267,9 @@ EOF
   storage_manifest | kc apply -f - >/dev/null ||
     die "could not create the $STORAGE_CLASS StorageClass and volumes" "rerun npm run cluster:up"
   recycle_released_volumes
-  say "storage: StorageClass $STORAGE_CLASS, $(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster --no-headers | awk '$5 == "Available"' | wc -l) of $PV_COUNT volumes ($PV_SIZE each) Available"
+  wait_for "storage: StorageClass $STORAGE_CLASS, $PV_COUNT volumes of $PV_SIZE (hostPath, never written)" 30 volumes_settled ||
+    say "warning: some volumes are not Available or Bound yet: $(kc get pv --no-headers | awk '{print $1 "=" $5}' | tr '\n' ' ')"
+  say "volumes: $(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster --no-headers | awk '{n[$5]++} END {for (p in n) printf "%s %d  ", p, n[p]}')"
   wait_for "default ServiceAccount exists" 60 kc get serviceaccount default -n default ||
     die "the default ServiceAccount was not created" "see $CLUSTER_WORKDIR/logs/kube-controller-manager.log"
 
