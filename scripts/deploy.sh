@@ -45,6 +45,17 @@ cd "$API_STACK_ROOT"
 start=$SECONDS
 say() { printf 'deploy: [%3ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
+# Check the stack's cluster connection before installing or starting anything.
+own_cluster=false
+if grep -qE '^\s*kubernetes:(context|kubeconfig):' "Pulumi.$stack.yaml"; then
+  own_cluster=true
+  kubeconfig=$(sed -n 's/^\s*kubernetes:kubeconfig:\s*//p' "Pulumi.$stack.yaml" | tr -d "\"'")
+  if [ -n "$kubeconfig" ] && [ ! -f "${kubeconfig/#\~/$HOME}" ]; then
+    die "kubernetes:kubeconfig in Pulumi.$stack.yaml is '$kubeconfig', which does not exist" \
+      "point it at your cluster's kubeconfig, or remove it to use the local cluster" 2
+  fi
+fi
+
 if [ ! -d node_modules/@pulumi/pulumi ] || [ ! -d node_modules/ts-node ]; then
   say "installing npm packages (npm ci)"
   npm ci --no-audit --no-fund >&2 || die "npm ci failed" "check the npm registry is reachable, then rerun"
@@ -53,7 +64,7 @@ say "preparing the Pulumi toolchain"
 bash scripts/toolchain.sh >&2 || die "the Pulumi toolchain is not ready" "see the toolchain's message above"
 
 config_args=()
-if grep -qE '^\s*kubernetes:(context|kubeconfig):' "Pulumi.$stack.yaml"; then
+if $own_cluster; then
   say "Pulumi.$stack.yaml names a cluster: deploying there"
 else
   say "no cluster configured for $stack: using the local simulated cluster"

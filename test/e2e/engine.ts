@@ -94,6 +94,16 @@ export class ProjectCopy {
         await stack.setAllConfig(config);
     }
 
+    /** Replaces `from` with `to` in a file of the copy: a deliberately changed program. */
+    patch(file: string, from: string, to: string): void {
+        const target = path.join(this.programDir, file);
+        const text = fs.readFileSync(target, "utf8");
+        if (!text.includes(from)) {
+            throw new Error(`${file} no longer contains the text this test changes: ${from}`);
+        }
+        fs.writeFileSync(target, text.replace(from, to));
+    }
+
     /** All the text of every file of the state backend, to search for leaked secrets. */
     stateText(): string {
         return readTree(this.stateDir);
