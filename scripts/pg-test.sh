@@ -175,5 +175,5 @@ case "${1:-}" in
   resume) cmd_resume ;;
   status) if is_running; then echo running; else echo "not running"; exit 3; fi ;;
   -h | --help | help) usage ;;
-  *) usage >&2; exit 64 ;;
+  *) echo "pg-test: unknown command or option '${1:-}'; see 'scripts/pg-test.sh --help'" >&2; exit 2 ;;
 esac
