@@ -17,6 +17,22 @@ export function parseImage(image: string): { readonly tag: string; readonly dige
 export interface ImageConfig extends EnvironmentConfig {
     /** Regular expression a tag must match in prod when the image has no digest. */
     readonly contentTagPattern?: string;
+    /** Repositories that prod may pin by an exact release tag (see the default's reason). */
+    readonly exactVersionImages?: readonly string[];
+}
+
+/**
+ * The official postgres image: prod pins it by its exact release tag (15.10), because its digest
+ * cannot be resolved where the program is written (no registry is reachable); operators who can
+ * resolve it set postgresImageDigest, which this policy then accepts as a digest.
+ */
+export const defaultExactVersionImages = ["postgres"];
+const exactVersionTag = /^[0-9]+\.[0-9]+(\.[0-9]+)?(-[a-z0-9]+)?$/;
+
+function repositoryOf(image: string): string {
+    const name = image.split("@")[0];
+    const colon = name.indexOf(":", name.lastIndexOf("/") + 1);
+    return colon >= 0 ? name.slice(0, colon) : name;
 }
 
 /** A tag that names content: it ends with a hex hash of at least 7 characters (git sha, image id). */
@@ -33,6 +49,12 @@ export const imageTags: ResourceValidationPolicy = {
                 type: "string",
                 default: defaultContentTagPattern,
                 description: "Tag pattern accepted in prod for images without a digest.",
+            },
+            exactVersionImages: {
+                type: "array",
+                items: { type: "string" },
+                default: defaultExactVersionImages,
+                description: "Third-party repositories that prod may pin by an exact release tag such as 15.10.",
             },
         },
     },
@@ -54,7 +76,12 @@ export const imageTags: ResourceValidationPolicy = {
                     `${where} uses image "${image}" with ${tag ? "the `latest` tag" : "no tag"}: ` +
                         "pin a version tag (for example postgres:17.6) or a digest (@sha256:...).",
                 );
-            } else if (prod && !digestPattern.test(image) && !contentTag.test(tag)) {
+            } else if (
+                prod &&
+                !digestPattern.test(image) &&
+                !contentTag.test(tag) &&
+                !((config.exactVersionImages ?? defaultExactVersionImages).includes(repositoryOf(image)) && exactVersionTag.test(tag))
+            ) {
                 reportViolation(
                     `${where} uses image "${image}" in prod: pin it by digest (image@sha256:<64 hex>) ` +
                         `or a content tag matching /${contentTag.source}/ so a deploy cannot change what runs.`,

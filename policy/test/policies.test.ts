@@ -76,9 +76,19 @@ describe("image-tags", () => {
 
     it("accepts a version tag in dev but not in prod", async () => {
         const resource = postgres();
-        apiContainer(resource).image = "postgres:15.10";
+        apiContainer(resource).image = "registry.example.com/tools/pgbouncer:1.23";
         assert.deepStrictEqual(await runResourcePolicy(imageTags, resource, dev), []);
         only(await runResourcePolicy(imageTags, resource, prod), "pin it by digest");
+    });
+
+    it("accepts the official postgres image by exact release tag in prod, but not by a major tag", async () => {
+        const resource = postgres();
+        apiContainer(resource).image = "postgres:15.10";
+        assert.deepStrictEqual(await runResourcePolicy(imageTags, resource, prod), []);
+        apiContainer(resource).image = "postgres:15";
+        only(await runResourcePolicy(imageTags, resource, prod), "pin it by digest");
+        apiContainer(resource).image = "postgres:15.10";
+        only(await runResourcePolicy(imageTags, resource, { ...prod, exactVersionImages: [] }), "pin it by digest");
     });
 
     it("accepts a content tag or a digest in prod", async () => {
