@@ -85,9 +85,13 @@ run_step() {
     "$@"
   ) >"$log" 2>&1 &
   local pid=$!
+  local next_note=$((SECONDS + 30))
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 30
-    kill -0 "$pid" 2>/dev/null && say "  ... $step still building ($((SECONDS - start))s)"
+    sleep 1
+    if [ "$SECONDS" -ge "$next_note" ] && kill -0 "$pid" 2>/dev/null; then
+      say "  ... $step still building ($((SECONDS - start))s)"
+      next_note=$((SECONDS + 30))
+    fi
   done
   wait "$pid"
   rc=$?
