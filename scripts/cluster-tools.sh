@@ -31,7 +31,6 @@ done
 
 KUBE_VERSION="v1.36.3"  # also the version in tools/kube/go.mod (tools/kube/generate.sh)
 KWOK_VERSION="v0.8.0"
-ETCD_VERSION="$(cd "$API_STACK_ROOT/tools/etcd" && go mod edit -json | jq -r '.Require[] | select(.Path == "go.etcd.io/etcd/server/v3") | .Version')"
 LOG_DIR="$API_STACK_CACHE/logs"
 mkdir -p "$LOG_DIR"
 
@@ -81,6 +80,7 @@ run_step() {
   say "building $step (log: $log) ..."
   set +e
   (
+    set -e
     echo "# $(date -u +%FT%TZ) $*"
     "$@"
   ) >"$log" 2>&1 &
