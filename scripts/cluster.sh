@@ -158,6 +158,8 @@ kind: StorageClass
 metadata:
   name: $STORAGE_CLASS
   labels: {app.kubernetes.io/managed-by: api-stack-local-cluster}
+  # Default class, as on most clusters: claims that name no class bind here too.
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
 provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: Immediate
 reclaimPolicy: Retain
