@@ -102,7 +102,7 @@ cmd_status() {
     total="$(kc get nodes --no-headers 2>/dev/null | wc -l)"
     ready="$(ready_nodes)"
     server="$(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}' 2>/dev/null)"
-    version="$(kc version -o json 2>/dev/null | jq -r '.serverVersion.gitVersion // "?"')"
+    version="$(kc get --raw /version 2>/dev/null | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p')"
     echo "cluster: up"
     echo "  kubeconfig: $KUBECONFIG_PATH"
     echo "  server:     $server (Kubernetes $version)"
