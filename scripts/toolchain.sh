@@ -7,11 +7,11 @@
 #   --force      rebuild every binary even when the one in the cache is current.
 #   -h, --help   this text.
 #
-# A `pulumi` of the pinned version already on PATH (outside the cache) is used as it is and the CLI is
-# not built. Everything else is built once with `go build` from the wrapper modules under tools/ into
-# $API_STACK_BIN (CLI, language host) and $API_STACK_CACHE/providers (plugins), a per-user cache
-# outside the clone (see scripts/env.sh); a second run only checks. Logs: $API_STACK_CACHE/logs.
-# More: docs/toolchain.md.
+# A `pulumi` of the pinned version already on PATH (outside the cache) is used as it is: the CLI is
+# not built, and it installs upstream's plugins where it can download them. Everything else is built
+# once with `go build` from the wrapper modules under tools/ into $API_STACK_BIN (CLI, language host)
+# and $API_STACK_CACHE/providers (plugins), a per-user cache outside the clone (see scripts/env.sh);
+# a second run only checks. Logs: $API_STACK_CACHE/logs. More: docs/toolchain.md.
 set -euo pipefail
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
@@ -144,16 +144,9 @@ else
   [ "$got" = "v$CLI_VERSION" ] || die "$PULUMI reports $got, not v$CLI_VERSION" "rerun with --force"
 fi
 
-# 2. The provider plugins.
-need_go
-build pulumi-resource-kubernetes tools/pulumi-kubernetes . \
-  "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION" \
-  "$KUBERNETES_VERSION" prepare_kubernetes
-build pulumi-resource-random tools/pulumi-random . "-X main.version=$RANDOM_VERSION" "$RANDOM_VERSION"
-
-# 3. Register them in PULUMI_HOME so that the engine finds them by name and version and never
-#    tries a download. Skipped when the installed copy is byte-identical.
-register() { # register <plugin name> <version>
+# 2. The provider plugins, registered in PULUMI_HOME so that the engine finds them by name and
+#    version and never tries a download.
+register() { # register <plugin name> <version>: our build; skipped when the installed copy is identical
   local name="$1" version="$2" bin="$PROVIDER_DIR/pulumi-resource-$1"
   local installed="$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name"
   if [ -f "$installed" ] && cmp -s "$bin" "$installed"; then
@@ -168,7 +161,36 @@ register() { # register <plugin name> <version>
   fi
   say "plugin resource $name $version: registered in $PULUMI_HOME"
 }
-register kubernetes "$KUBERNETES_VERSION"
-register random "$RANDOM_VERSION"
+
+# With an installed pulumi (a machine with internet), upstream's own plugin is tried first: a
+# registered plugin of that version is kept, a missing one is downloaded; offline, that fails fast
+# and the plugin is built like everywhere else.
+upstream_plugin() { # upstream_plugin <plugin name> <version>: 0 when upstream's plugin is in place
+  local name="$1" version="$2"
+  [ -n "$external_pulumi" ] || return 1
+  if [ -d "$PULUMI_HOME/plugins/resource-$name-v$version" ]; then
+    say "plugin resource $name $version: already in $PULUMI_HOME"
+    return 0
+  fi
+  if timeout 300 "$PULUMI" plugin install resource "$name" "$version" >"$LOG_DIR/plugin-download-$name.log" 2>&1; then
+    say "plugin resource $name $version: downloaded by $PULUMI"
+    return 0
+  fi
+  say "plugin resource $name $version: no download possible (log: $LOG_DIR/plugin-download-$name.log); building it"
+  return 1
+}
+
+if ! upstream_plugin kubernetes "$KUBERNETES_VERSION"; then
+  need_go
+  build pulumi-resource-kubernetes tools/pulumi-kubernetes . \
+    "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$KUBERNETES_VERSION" \
+    "$KUBERNETES_VERSION" prepare_kubernetes
+  register kubernetes "$KUBERNETES_VERSION"
+fi
+if ! upstream_plugin random "$RANDOM_VERSION"; then
+  need_go
+  build pulumi-resource-random tools/pulumi-random . "-X main.version=$RANDOM_VERSION" "$RANDOM_VERSION"
+  register random "$RANDOM_VERSION"
+fi
 
 say "ready: $PULUMI ($("$PULUMI" version)); use it after '. scripts/env.sh' (PATH, PULUMI_HOME, backend)"
