@@ -229,6 +229,8 @@ cmd_up() {
       cmd_down
       mkdir -p "$API_STACK_CLUSTER_DIR"
     fi
+    # The cluster's processes outlive this script: they must not inherit our lock (fd 8), hence the
+    # `8>&-` on kwokctl below.
     # Loopback only: kwokctl's default bind address is 0.0.0.0 and has no flag, only this option.
     cat >"$API_STACK_CLUSTER_DIR/kwokctl.yaml" <<EOF
 apiVersion: config.kwok.x-k8s.io/v1alpha1
@@ -247,7 +249,7 @@ EOF
       --kube-authorization=true --kube-admission=true \
       --extra-args "kube-apiserver=enable-admission-plugins=PodSecurity" \
       --kubeconfig "$KUBECONFIG_PATH" \
-      --wait 3m >"$API_STACK_CLUSTER_DIR/create.log" 2>&1; then
+      --wait 3m >"$API_STACK_CLUSTER_DIR/create.log" 2>&1 8>&-; then
       tail -n 20 "$API_STACK_CLUSTER_DIR/create.log" >&2
       die "kwokctl create cluster failed (full log: $API_STACK_CLUSTER_DIR/create.log; component logs: $CLUSTER_WORKDIR/logs/)" \
         "fix the cause shown above, then 'npm run cluster:down' and 'npm run cluster:up'"
@@ -278,6 +280,16 @@ EOF
   say "cluster '$CLUSTER_NAME' is up in $((SECONDS - start))s"
   cmd_status
 }
+
+# One up/down at a time per checkout (tests and a user may both run `cluster:up`).
+if [ "$command" != status ]; then
+  mkdir -p "$API_STACK_CLUSTER_DIR"
+  exec 8>"$API_STACK_CLUSTER_DIR/.lock"
+  if ! flock -n 8; then
+    say "another scripts/cluster.sh up/down is running in this checkout; waiting for it (up to 10 min) ..."
+    flock -w 600 8 || die "still locked after 10 min: $API_STACK_CLUSTER_DIR/.lock" "find the other scripts/cluster.sh with 'ps -ef | grep cluster.sh'"
+  fi
+fi
 
 case "$command" in
   up) cmd_up ;;
