@@ -29,6 +29,8 @@ export interface StepRecord {
     /** Logical name: the last segment of the URN. */
     readonly name: string;
     readonly diffs: readonly string[];
+    /** Property paths that change, e.g. `spec.replicas` (from the engine's detailed diff). */
+    readonly changedPaths: readonly string[];
 }
 
 export interface EngineRun {
@@ -40,7 +42,8 @@ export interface EngineRun {
 export class ProjectCopy {
     readonly dir: string;
     readonly stateDir: string;
-    private readonly envVars: Record<string, string>;
+    /** What the CLI needs to work on this copy's stacks: its backend and passphrase. */
+    readonly envVars: Record<string, string>;
 
     constructor(label: string) {
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `api-stack-e2e-${label}-`));
@@ -143,6 +146,7 @@ function recorder(): {
                         type: metadata.type,
                         name: metadata.urn.split("::").pop() ?? "",
                         diffs: metadata.diffs ?? [],
+                        changedPaths: Object.keys(metadata.detailedDiff ?? {}).sort(),
                     });
                 }
             },

@@ -9,6 +9,14 @@ import { failure, preview, ProjectCopy, projectRoot } from "./engine";
 
 const policyPack = path.join(projectRoot, "policy");
 
+/**
+ * The pack cannot learn the stack name when the engine runs it through a language host, so each
+ * run names its environment with the pack's committed config file, as a user would.
+ */
+function policyOptions(environment: "dev" | "prod") {
+    return { policyPacks: [policyPack], policyPackConfigs: [path.join(policyPack, "config", `${environment}.json`)] };
+}
+
 function overrides(copy: ProjectCopy): Record<string, string> {
     return {
         imageBuild: "false",
@@ -25,7 +33,7 @@ describe("policy pack through the real engine", function () {
             const copy = new ProjectCopy(`policy-${stackName}`);
             try {
                 const stack = await copy.stack(stackName, stackName, overrides(copy));
-                const run = await preview(stack, { policyPacks: [policyPack] });
+                const run = await preview(stack, policyOptions(stackName));
                 assert.doesNotMatch(run.output, /violation/i);
                 assert.ok(run.steps.length > 10, "the preview planned the stack");
             } finally {
@@ -63,7 +71,7 @@ describe("policy pack through the real engine", function () {
             try {
                 copy.patch(variant.file, variant.from, variant.to);
                 const stack = await copy.stack("prod", "prod", overrides(copy));
-                const message = await failure(() => preview(stack, { policyPacks: [policyPack] }));
+                const message = await failure(() => preview(stack, policyOptions("prod")));
                 assert.match(message, new RegExp(variant.policy));
                 assert.match(message, /mandatory/);
             } finally {

@@ -9,6 +9,11 @@
 //   - GetRequiredPackages/GetRequiredPlugins: lists the provider packages installed in node_modules
 //     (package.json "pulumi" block), like upstream.
 //   - GetPluginInfo: reports the version set at link time (-X main.version=...).
+//   - RunPlugin: runs a policy pack (analyzer) with the SDK's run-policy-pack entry point, or a
+//     Node.js provider with run-plugin, streaming its output back to the engine.
+//
+// TypeScript: like upstream, the runtime option `typescript` (default true) sets
+// PULUMI_NODEJS_TYPESCRIPT, which tells the SDK's run entry point to register ts-node.
 //
 // Everything else (templates, codegen, dependency installs) answers Unimplemented.
 package main
@@ -24,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -242,7 +248,7 @@ func providerPackages(dir string) ([]*pulumirpc.PackageDependency, error) {
 
 func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
 	dir := programDir(req.GetInfo())
-	runScript, err := resolveRunScript(ctx, dir)
+	runScript, err := resolveModule(ctx, dir, "@pulumi/pulumi/cmd/run")
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
@@ -326,14 +332,86 @@ func runEnv(req *pulumirpc.RunRequest) ([]string, error) {
 	return append(os.Environ(),
 		"PULUMI_CONFIG="+string(configJSON),
 		"PULUMI_CONFIG_SECRET_KEYS="+string(secretsJSON),
+		"PULUMI_NODEJS_TYPESCRIPT="+strconv.FormatBool(typeScriptEnabled(req.GetInfo())),
 	), nil
 }
 
-// resolveRunScript finds @pulumi/pulumi's run entry point the way Node would from the program's
+// typeScriptEnabled reads the runtime option `typescript` of Pulumi.yaml; upstream's default is true.
+func typeScriptEnabled(info *pulumirpc.ProgramInfo) bool {
+	if info == nil || info.GetOptions() == nil {
+		return true
+	}
+	if value, ok := info.GetOptions().GetFields()["typescript"]; ok {
+		return value.GetBoolValue()
+	}
+	return true
+}
+
+// RunPlugin runs a plugin written in Node.js: a policy pack (kind "analyzer") through the SDK's
+// run-policy-pack entry point, anything else through run-plugin. The plugin's stdout (whose first
+// line is its gRPC port), its stderr and finally its exit code are streamed to the engine.
+func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.LanguageRuntime_RunPluginServer) error {
+	ctx := server.Context()
+	dir := programDir(req.GetInfo())
+	entry := "@pulumi/pulumi/cmd/run-plugin"
+	if req.GetKind() == "analyzer" {
+		entry = "@pulumi/pulumi/cmd/run-policy-pack"
+	}
+	script, err := resolveModule(ctx, dir, entry)
+	if err != nil {
+		return err
+	}
+	args := append([]string{}, h.nodeArgs...)
+	args = append(args, script)
+	args = append(args, req.GetArgs()...)
+	args = append(args, dir)
+
+	env := req.GetEnv()
+	if len(env) == 0 {
+		env = os.Environ()
+	}
+	cmd := exec.CommandContext(ctx, "node", args...)
+	// The plugin's own folder, not the engine's: a policy pack reads its package.json from there.
+	cmd.Dir = dir
+	cmd.Env = append(env, "PULUMI_NODEJS_TYPESCRIPT="+strconv.FormatBool(typeScriptEnabled(req.GetInfo())))
+	var mu sync.Mutex
+	send := func(response *pulumirpc.RunPluginResponse) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return server.Send(response)
+	}
+	cmd.Stdout = streamWriter(func(p []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stdout{Stdout: p}})
+	})
+	cmd.Stderr = streamWriter(func(p []byte) error {
+		return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: p}})
+	})
+	code := int32(0)
+	if err := cmd.Run(); err != nil {
+		var exitErr *exec.ExitError
+		if !errors.As(err, &exitErr) {
+			return fmt.Errorf("could not run node for plugin %s: %w", dir, err)
+		}
+		code = int32(exitErr.ExitCode())
+	}
+	return send(&pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Exitcode{Exitcode: code}})
+}
+
+// streamWriter adapts a send function to io.Writer; each write is copied before it is sent.
+type streamWriter func([]byte) error
+
+func (w streamWriter) Write(p []byte) (int, error) {
+	if err := w(append([]byte(nil), p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// resolveModule finds one of @pulumi/pulumi's entry points the way Node would from the program's
 // folder, so the program's own copy of the SDK runs it.
-func resolveRunScript(ctx context.Context, dir string) (string, error) {
+func resolveModule(ctx context.Context, dir string, module string) (string, error) {
 	cmd := exec.CommandContext(ctx, "node", "-e",
-		"process.stdout.write(require.resolve('@pulumi/pulumi/cmd/run'))")
+		"process.stdout.write(require.resolve(process.argv[1]))", module)
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
