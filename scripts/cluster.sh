@@ -211,6 +211,19 @@ volumes_settled() {
     awk '$5 == "Available" || $5 == "Bound"' | wc -l)" -ge "$PV_COUNT" ]
 }
 
+# KWOK's node template reports CPU, memory and pods but no ephemeral-storage, so a pod that requests
+# ephemeral storage (ours do, as real clusters expect) would never schedule. Real nodes report it:
+# give every simulated node what a modest real node has. The kwok controller leaves the field alone.
+NODE_EPHEMERAL_STORAGE="100Gi"
+give_nodes_ephemeral_storage() {
+  local node patch
+  patch="{\"status\":{\"capacity\":{\"ephemeral-storage\":\"$NODE_EPHEMERAL_STORAGE\"},\"allocatable\":{\"ephemeral-storage\":\"$NODE_EPHEMERAL_STORAGE\"}}}"
+  for node in $(kc get nodes -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.status.allocatable.ephemeral-storage}{"\n"}{end}' | awk 'NF == 1 {print $1}'); do
+    kc patch node "$node" --subresource=status --type=merge -p "$patch" >/dev/null ||
+      die "could not give node $node its ephemeral storage" "rerun npm run cluster:up"
+  done
+}
+
 enough_ready_nodes() { [ "$(ready_nodes)" -ge "$nodes" ]; }
 
 cmd_up() {
@@ -267,6 +280,7 @@ EOF
   fi
   wait_for "$nodes simulated node(s) Ready" 120 enough_ready_nodes ||
     die "nodes are not Ready after 120s ($(ready_nodes) Ready)" "see $CLUSTER_WORKDIR/logs/kwok-controller.log"
+  give_nodes_ephemeral_storage
 
   storage_manifest | kc apply -f - >/dev/null ||
     die "could not create the $STORAGE_CLASS StorageClass and volumes" "rerun npm run cluster:up"

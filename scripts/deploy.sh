@@ -74,10 +74,21 @@ else
   config_args=(--config-file "$local_config")
 fi
 
-if ! pulumi stack select "$stack" "${config_args[@]}" >/dev/null 2>&1; then
+if ! pulumi stack select "$stack" >/dev/null 2>&1; then
   say "creating stack $stack (backend: $PULUMI_BACKEND_URL)"
-  pulumi stack init "$stack" --secrets-provider passphrase "${config_args[@]}" >&2 ||
-    die "could not create stack $stack" "check PULUMI_BACKEND_URL and the passphrase (scripts/env.sh)"
+  if $own_cluster; then
+    pulumi stack init "$stack" --secrets-provider passphrase >&2 ||
+      die "could not create stack $stack" "check PULUMI_BACKEND_URL and the passphrase (scripts/env.sh)"
+  else
+    # `stack init` writes the passphrase's salt into Pulumi.<stack>.yaml; run it in a scratch folder
+    # and move the salt into the generated config file, so the committed file stays untouched.
+    scratch="$(mktemp -d)"
+    cp Pulumi.yaml "$scratch/"
+    (cd "$scratch" && pulumi stack init "$stack" --secrets-provider passphrase >&2) ||
+      { rm -rf "$scratch"; die "could not create stack $stack" "check PULUMI_BACKEND_URL and the passphrase (scripts/env.sh)"; }
+    grep '^encryptionsalt:' "$scratch/Pulumi.$stack.yaml" >>"$local_config"
+    rm -rf "$scratch"
+  fi
 fi
 
 case "$action" in
@@ -93,6 +104,6 @@ case "$action" in
     pulumi up --stack "$stack" --yes --skip-preview "${config_args[@]}" ||
       die "pulumi up failed" "read the error above; config errors name the key to fix, then rerun npm run deploy"
     say "done in $((SECONDS - start))s; stack outputs:"
-    pulumi stack output --stack "$stack" "${config_args[@]}"
+    pulumi stack output --stack "$stack"
     ;;
 esac
