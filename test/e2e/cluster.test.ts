@@ -100,9 +100,14 @@ for (const stackName of ["dev", "prod"] as const) {
             replicas += 2;
             await copy.setConfig(stack, { apiReplicas: String(replicas), apiCpuRequest: "100m", apiMemoryLimit: "384Mi" });
             const planned = (await preview(stack)).steps.filter((step) => step.op !== "same");
+            const expected = [["update", "api-deployment"]];
+            if (baseReplicas[stackName] === 1) {
+                // Going from one pod to several adds the PodDisruptionBudget that guards them.
+                expected.unshift(["create", "api-pdb"]);
+            }
             assert.deepStrictEqual(
                 planned.map((step) => [step.op, step.name]),
-                [["update", "api-deployment"]],
+                expected,
             );
             await up(stack);
             const api = kubectlJson("-n", namespace, "get", "deployment", "api");
