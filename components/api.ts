@@ -72,8 +72,8 @@ export class Api extends pulumi.ComponentResource {
     public readonly serviceName: pulumi.Output<string>;
     /** In-cluster URL of the Service. */
     public readonly internalUrl: pulumi.Output<string>;
-    /** Address outside the cluster (LoadBalancer ingress), when the Service type gives one. */
-    public readonly externalEndpoint: pulumi.Output<string | undefined>;
+    /** Address outside the cluster (LoadBalancer ingress), or why there is none. */
+    public readonly externalEndpoint: pulumi.Output<string>;
     public readonly deploymentName: pulumi.Output<string>;
 
     constructor(name: string, args: ApiArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -209,10 +209,16 @@ export class Api extends pulumi.ComponentResource {
         );
         this.serviceName = service.metadata.name;
         this.internalUrl = pulumi.interpolate`http://${service.metadata.name}.${args.namespace}.svc.cluster.local:${servicePort}`;
+        // Always a value, so that `pulumi stack output` says why there is no address.
         this.externalEndpoint = service.status.apply((status) => {
             const ingress = status?.loadBalancer?.ingress?.[0];
             const host = ingress?.hostname || ingress?.ip;
-            return host ? `http://${host}:${servicePort}` : undefined;
+            if (host) {
+                return `http://${host}:${servicePort}`;
+            }
+            return serviceType === "LoadBalancer"
+                ? "pending: the cluster has not assigned a load balancer address"
+                : `none: Service type ${serviceType}; use kubectl port-forward service/api ${servicePort}`;
         });
 
         new k8s.networking.v1.NetworkPolicy(

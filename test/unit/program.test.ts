@@ -25,6 +25,8 @@ describe("per-stack sizing follows the committed stack files", () => {
         assert.strictEqual(dev.one(serviceType, "api").spec.type, "ClusterIP");
         assert.strictEqual(dev.one("kubernetes:core/v1:PersistentVolumeClaim").spec.resources.requests.storage, "1Gi");
         assert.strictEqual(dev.outputs.namespaceName, "api-stack-dev");
+        assert.strictEqual(dev.outputs.apiInternalUrl, "http://api.api-stack-dev.svc.cluster.local:80");
+        assert.match(String(dev.outputs.apiExternalEndpoint), /^none: Service type ClusterIP; use kubectl port-forward service\/api 80$/);
     });
 
     it("prod runs the reference article's 3 replicas, 128Mi/250m requests and 256Mi/500m limits", () => {
@@ -46,6 +48,7 @@ describe("per-stack sizing follows the committed stack files", () => {
         const target = container.ports.find((port: { name: string }) => port.name === service.spec.ports[0].targetPort);
         assert.strictEqual(target.containerPort, 8000);
         assert.strictEqual(service.metadata.annotations, undefined, "prod waits for its load balancer address");
+        assert.match(String(prod.outputs.apiExternalEndpoint), /^pending: /, "no address under mocks: the output says so");
     });
 
     it("rolls out without losing capacity", () => {
