@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
-import { ContainerResources } from "./postgres";
+import { ContainerResources, containerResources, EphemeralStorage } from "./resources";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
 /** Autoscaling bounds for the API. */
@@ -62,7 +62,7 @@ export const apiContainerPort = 8000;
 export const databaseUrlFile = "/var/run/secrets/api-stack/database/url";
 const apiUid = 10001; // the numeric user of app/Dockerfile
 /** /tmp (an emptyDir of 64Mi) and the logs the runtime keeps. */
-const ephemeralStorage = { request: "32Mi", limit: "128Mi" };
+const ephemeralStorage: EphemeralStorage = { request: "32Mi", limit: "128Mi" };
 
 /**
  * The API: a Deployment that rolls without losing capacity, its Service, a NetworkPolicy that
@@ -137,10 +137,7 @@ export class Api extends pulumi.ComponentResource {
                                         { name: "LOG_LEVEL", value: args.logLevel ?? "info" },
                                         { name: "DATABASE_URL_FILE", value: databaseUrlFile },
                                     ],
-                                    resources: {
-                                        requests: { ...args.resources.requests, "ephemeral-storage": ephemeralStorage.request },
-                                        limits: { ...args.resources.limits, "ephemeral-storage": ephemeralStorage.limit },
-                                    },
+                                    resources: containerResources(args.resources, ephemeralStorage),
                                     securityContext: restrictedContainerSecurityContext,
                                     startupProbe: {
                                         httpGet: { path: "/livez", port: "http" },

@@ -3,13 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as crypto from "crypto";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
+import { ContainerResources, containerResources, EphemeralStorage } from "./resources";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
-
-/** CPU and memory requests and limits of a container, as canonical Kubernetes quantities. */
-export interface ContainerResources {
-    readonly requests: { readonly cpu: string; readonly memory: string };
-    readonly limits: { readonly cpu: string; readonly memory: string };
-}
 
 /** Arguments of {@link Postgres}. */
 export interface PostgresArgs {
@@ -47,7 +42,7 @@ export function postgresIdentity(instance: string): WorkloadIdentity {
 }
 
 /** Scratch space of the database container: the socket and /tmp emptyDirs, and its logs. */
-const ephemeralStorage = { request: "64Mi", limit: "512Mi" };
+const ephemeralStorage: EphemeralStorage = { request: "64Mi", limit: "512Mi" };
 const postgresUid = 999; // the official image's postgres user; fsGroup gives it the volume
 const port = 5432;
 const secretMountPath = "/var/run/secrets/postgres";
@@ -159,10 +154,7 @@ export class Postgres extends pulumi.ComponentResource {
                                         // A subdirectory, because a fresh volume's root may hold lost+found.
                                         { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
                                     ],
-                                    resources: {
-                                        requests: { ...args.resources.requests, "ephemeral-storage": ephemeralStorage.request },
-                                        limits: { ...args.resources.limits, "ephemeral-storage": ephemeralStorage.limit },
-                                    },
+                                    resources: containerResources(args.resources, ephemeralStorage),
                                     securityContext: restrictedContainerSecurityContext,
                                     readinessProbe: {
                                         exec: { command: isReady },

@@ -1,3 +1,6 @@
+import * as assert from "assert";
+import { failure, preview, ProjectCopy } from "./engine";
+
 /**
  * Bad configurations that the real engine must refuse at `preview`, shared by the render-mode
  * and the cluster tiers. Each names the key its error message must mention.
@@ -10,3 +13,21 @@ export const badConfigs: { title: string; overrides: Record<string, string>; key
     { title: "latest image", overrides: { imageRef: "registry.example.com/api:latest" }, key: "imageRef" },
     { title: "namespace not a DNS label", overrides: { namespace: "Prod_Namespace" }, key: "namespace" },
 ];
+
+/**
+ * Opens a fresh stack of `copy` with `overrides` plus the bad values, and asserts that `preview`
+ * fails naming the key and that the stack's state holds no resource. Removes the stack after.
+ */
+export async function assertRefusedAtPreview(
+    copy: ProjectCopy,
+    index: number,
+    bad: (typeof badConfigs)[number],
+    overrides: Record<string, string>,
+): Promise<void> {
+    const stack = await copy.stack(`bad-${index}`, index % 2 === 0 ? "dev" : "prod", { ...overrides, ...bad.overrides });
+    const message = await failure(() => preview(stack));
+    assert.ok(message.includes(`api-stack:${bad.key}`) || message.includes(`'${bad.key}'`), `names ${bad.key}:\n${message}`);
+    const state = await stack.exportStack();
+    assert.deepStrictEqual((state.deployment as { resources?: unknown[] }).resources ?? [], []);
+    await stack.workspace.removeStack(stack.name);
+}
