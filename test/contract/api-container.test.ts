@@ -93,6 +93,7 @@ describe("contract: the API container spec runs the app as its probes expect", f
 
         const launcher = path.join(__dirname, "launch-like-pod.sh");
         const args = ["--uid", String(uid), "--gid", String(gid), "--secret-dir", secretDir, "--secret-mount", secretMount.mountPath];
+        args.push("--workdir", appDir);
         args.push("--tmp-size", tmpVolume.emptyDir.sizeLimit.replace("Mi", "m"));
         for (const variable of [...env, `PATH=${path.dirname(process.execPath)}:/usr/bin:/bin`]) {
             args.push("--env", variable);
