@@ -46,8 +46,8 @@ describe("policy pack through the real engine", function () {
         {
             title: "a container without limits",
             file: "components/api.ts",
-            from: `limits: { ...args.resources.limits, "ephemeral-storage": ephemeralStorage.limit },`,
-            to: "",
+            from: "resources: containerResources(args.resources, ephemeralStorage),",
+            to: "resources: { requests: containerResources(args.resources, ephemeralStorage).requests },",
             policy: "container-resources",
         },
         {
