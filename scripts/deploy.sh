@@ -68,6 +68,8 @@ if $own_cluster; then
   say "Pulumi.$stack.yaml names a cluster: deploying there"
 else
   say "no cluster configured for $stack: using the local simulated cluster"
+  fresh_cluster=false
+  bash scripts/cluster.sh status >/dev/null 2>&1 || fresh_cluster=true
   bash scripts/cluster.sh up >&2 || die "the local cluster did not start" "see the cluster's message above, or set kubernetes:context in Pulumi.$stack.yaml"
   local_config="$API_STACK_LOCAL/Pulumi.$stack.local.yaml"
   node -r ts-node/register/transpile-only scripts/local-config.ts "$stack" "$API_STACK_KUBECONFIG" "$local_config"
@@ -89,6 +91,14 @@ if ! pulumi stack select "$stack" >/dev/null 2>&1; then
     grep '^encryptionsalt:' "$scratch/Pulumi.$stack.yaml" >>"$local_config"
     rm -rf "$scratch"
   fi
+fi
+
+# A local cluster started anew holds none of what the state remembers (cluster:down removed it):
+# reconcile the state with the empty cluster first, or the update would act on objects that are gone.
+if [ "${fresh_cluster:-false}" = true ] && [ "$(pulumi stack --stack "$stack" --show-urns 2>/dev/null | grep -c 'urn:pulumi')" -gt 1 ]; then
+  say "the local cluster was recreated: refreshing the state of $stack"
+  pulumi refresh --stack "$stack" --yes --skip-preview "${config_args[@]}" >&2 ||
+    die "refresh failed" "run 'pulumi refresh --stack $stack ${config_args[*]}' and read its error"
 fi
 
 case "$action" in
