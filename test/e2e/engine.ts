@@ -28,7 +28,6 @@ export interface StepRecord {
     readonly type: string;
     /** Logical name: the last segment of the URN. */
     readonly name: string;
-    readonly diffs: readonly string[];
     /** Property paths that change, e.g. `spec.replicas` (from the engine's detailed diff). */
     readonly changedPaths: readonly string[];
 }
@@ -145,7 +144,6 @@ function recorder(): {
                         op: metadata.op,
                         type: metadata.type,
                         name: metadata.urn.split("::").pop() ?? "",
-                        diffs: metadata.diffs ?? [],
                         changedPaths: Object.keys(metadata.detailedDiff ?? {}).sort(),
                     });
                 }

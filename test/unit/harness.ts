@@ -27,7 +27,7 @@ export interface ProgramRun {
     readonly outputs: Record<string, unknown>;
     /** Names of the stack outputs that are marked secret. */
     readonly secretOutputs: string[];
-    /** The one resource of a type whose Kubernetes name is `metadataName` (or whose logical name ends with it). */
+    /** The one resource of a type whose Kubernetes name is `metadataName` . */
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     one(type: string, metadataName?: string): any;
     /** Every resource of a type. */
@@ -35,6 +35,20 @@ export interface ProgramRun {
 }
 
 export const mockPassword = "MockPasswordThatMustNeverLeak0123";
+export const mockDigest = `sha256:${"d".repeat(64)}`;
+
+/** Outputs the mocked providers return: inputs echoed, plus what the real provider computes. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function mockState(type: string, inputs: any): Record<string, unknown> {
+    if (type === "random:index/randomPassword:RandomPassword") {
+        return { ...inputs, result: mockPassword };
+    }
+    if (type === "docker:index/image:Image") {
+        const repository = String(inputs.imageName).replace(/:[^/:]+$/, "");
+        return { ...inputs, repoDigest: `${repository}@${mockDigest}` };
+    }
+    return inputs;
+}
 
 /** The stack's config as the engine would hand it to the program: every key as text. */
 export function stackConfig(stack: string, overrides: Record<string, string> = {}): Record<string, string> {
@@ -63,8 +77,7 @@ export async function runProgram(stack: string, overrides: Record<string, string
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                const state =
-                    args.type === "random:index/randomPassword:RandomPassword" ? { ...args.inputs, result: mockPassword } : args.inputs;
+                const state = mockState(args.type, args.inputs);
                 const recorded = options.get(`${args.type}::${args.name}`) ?? { protect: false, retainOnDelete: false };
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...recorded });
                 return { id: `${args.name}-id`, state };

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { contentTag } from "../../components/build-context";
-import { projectRoot, runProgram } from "./harness";
+import { mockDigest, projectRoot, runProgram } from "./harness";
 
 const imageType = "docker:index/image:Image";
 const secretMarker = "4dabf18193072939515e22adb298388d";
@@ -69,9 +69,8 @@ describe("the API image is tagged by content, never latest", () => {
         // The secret password makes the whole registry block a secret value.
         assert.ok(secretMarker in image.registry, "registry credentials stay secret");
         assert.deepStrictEqual(image.registry.value, { server: "registry.example.com", username: "ci", password: "registry-token" });
-        // The mock echoes inputs as outputs, so repoDigest is unset: the Deployment follows it, not imageName.
         const container = run.one("kubernetes:apps/v1:Deployment", "api").spec.template.spec.containers[0];
-        assert.notStrictEqual(container.image, image.imageName);
+        assert.strictEqual(container.image, `registry.example.com/team/api@${mockDigest}`);
     });
 
     it("passes a prebuilt reference through without building", async () => {
