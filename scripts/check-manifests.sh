@@ -2,25 +2,22 @@
 # Runs the independent manifest checkers on a directory of rendered Kubernetes YAML, offline:
 # strict schema validation (kubernetes-validate), kube-score and checkov's Kubernetes checks.
 # Exceptions live only in checks/ (one reason each); see docs/guardrails.md.
+#
+# Usage: scripts/check-manifests.sh [--install] [--only TOOLS] [--k8s-version X.Y] DIR
+#        scripts/check-manifests.sh --install-only
+#
+# Checks every *.yaml / *.yml under DIR and prints a table (tool, checks run, passed, failed,
+# excepted). Exits 0 only when no checker reports a failure.
+#
+#   --install        install missing checkers first (scripts/checkers-tools.sh)
+#   --install-only   install the checkers and exit
+#   --only TOOLS     run only these, comma-separated: schema, kube-score, checkov (default: all)
+#   --k8s-version    Kubernetes version for the schema check (default 1.36)
+#   -h, --help       show this help
 set -euo pipefail
 
-usage() {
-  cat <<'USAGE'
-Usage: scripts/check-manifests.sh [--install] [--only TOOLS] [--k8s-version X.Y] DIR
-       scripts/check-manifests.sh --install-only
-
-Checks every *.yaml / *.yml under DIR and prints a table (tool, checks run, passed, failed,
-excepted). Exits 0 only when no checker reports a failure.
-
-  --install        install missing checkers first (scripts/checkers-tools.sh)
-  --install-only   install the checkers and exit
-  --only TOOLS     run only these, comma-separated: schema, kube-score, checkov (default: all)
-  --k8s-version    Kubernetes version for the schema check (default 1.36)
-  -h, --help       show this help
-USAGE
-}
-
-die() { echo "check-manifests.sh: $*" >&2; exit 2; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 install=false
@@ -34,31 +31,31 @@ while [ $# -gt 0 ]; do
     --install) install=true ;;
     --install-only) install_only=true ;;
     --k8s-version)
-      [ $# -ge 2 ] || die "--k8s-version needs a value such as 1.36"
-      [[ "$2" =~ ^[0-9]+\.[0-9]+$ ]] || die "--k8s-version '$2' is not X.Y (for example 1.36)"
+      [ $# -ge 2 ] || usage_error "--k8s-version needs a value such as 1.36"
+      [[ "$2" =~ ^[0-9]+\.[0-9]+$ ]] || usage_error "--k8s-version '$2' is not X.Y (for example 1.36)"
       k8s_version="$2"; shift ;;
     --only)
-      [ $# -ge 2 ] || die "--only needs a comma-separated list of: schema, kube-score, checkov"
+      [ $# -ge 2 ] || usage_error "--only needs a comma-separated list of: schema, kube-score, checkov"
       for tool in ${2//,/ }; do
-        case "$tool" in schema | kube-score | checkov) ;; *) die "--only: unknown checker '$tool'; allowed: schema, kube-score, checkov" ;; esac
+        case "$tool" in schema | kube-score | checkov) ;; *) usage_error "--only: unknown checker '$tool'; allowed: schema, kube-score, checkov" ;; esac
       done
       only="$2"; shift ;;
-    -*) die "unknown option '$1' (try --help)" ;;
+    -*) usage_error "unknown option '$1'" ;;
     *)
-      [ -z "$dir" ] || die "only one DIR is accepted, got '$dir' and '$1'"
+      [ -z "$dir" ] || usage_error "only one DIR is accepted, got '$dir' and '$1'"
       dir="$1" ;;
   esac
   shift
 done
 
 if $install_only; then
-  [ -z "$dir" ] || die "--install-only takes no DIR"
+  [ -z "$dir" ] || usage_error "--install-only takes no DIR"
   exec bash "$ROOT/scripts/checkers-tools.sh"
 fi
-[ -n "$dir" ] || die "missing DIR: the directory of rendered manifests to check (try --help)"
-[ -d "$dir" ] || die "'$dir' is not a directory; render the manifests first or pass the right path"
+[ -n "$dir" ] || usage_error "missing DIR: the directory of rendered manifests to check"
+[ -d "$dir" ] || usage_error "'$dir' is not a directory; render the manifests first or pass the right path"
 if [ -z "$(find "$dir" -type f \( -name '*.yaml' -o -name '*.yml' \) -print -quit)" ]; then
-  die "no *.yaml or *.yml files under '$dir'"
+  usage_error "no *.yaml or *.yml files under '$dir'"
 fi
 
 # shellcheck source=scripts/env.sh
@@ -70,10 +67,7 @@ needed=("$VENV/bin/python")
 [[ ",$only," == *,kube-score,* ]] && needed+=("$API_STACK_BIN/kube-score")
 [[ ",$only," == *,checkov,* ]] && needed+=("$VENV/bin/checkov")
 for tool in "${needed[@]}"; do
-  [ -x "$tool" ] || {
-    echo "check-manifests.sh: $tool is not installed; run scripts/checkers-tools.sh (or pass --install)" >&2
-    exit 1
-  }
+  [ -x "$tool" ] || die "$tool is not installed" "run scripts/checkers-tools.sh (or pass --install)"
 done
 
 start=$SECONDS

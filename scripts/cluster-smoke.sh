@@ -11,27 +11,27 @@
 # Usage: scripts/cluster-smoke.sh [--help]
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 case "${1:-}" in
   "") ;;
-  -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "cluster-smoke.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  -h | --help) usage; exit 0 ;;
+  *) usage_error "unknown argument '$1'" ;;
 esac
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-kubectl_bin="$API_STACK_BIN/kubectl"
-[ -x "$kubectl_bin" ] || kubectl_bin="$(type -P kubectl)"
-kc() { "$kubectl_bin" --kubeconfig "$API_STACK_KUBECONFIG" "$@"; }
-kc get --raw /readyz >/dev/null 2>&1 || { echo "smoke: the cluster is down; run npm run cluster:up first" >&2; exit 1; }
+kc get --raw /readyz >/dev/null 2>&1 || die "the cluster is down" "run npm run cluster:up first"
 
 suffix="$(date +%s)"
 ns_apps="smoke-apps-$suffix"
 ns_restricted="smoke-restricted-$suffix"
 start=$SECONDS
 failures=0
-say() { printf 'smoke: [%3ss] %s\n' "$((SECONDS - start))" "$*"; }
-pass() { say "PASS $*"; }
-fail() { say "FAIL $*"; failures=$((failures + 1)); }
+# Results go to stdout: they are what this script reports.
+pass() { say "PASS $*" 2>&1; }
+fail() { say "FAIL $*" 2>&1; failures=$((failures + 1)); }
 
 cleanup() {
   kc delete namespace "$ns_apps" "$ns_restricted" --ignore-not-found --wait=false >/dev/null 2>&1 || true
@@ -52,7 +52,7 @@ apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: data}
 spec:
-  storageClassName: local-static
+  storageClassName: $API_STACK_STORAGE_CLASS
   accessModes: [ReadWriteOnce]
   resources: {requests: {storage: 1Gi}}
 ---
@@ -84,7 +84,7 @@ spec:
 EOF
 
 if kc wait -n "$ns_apps" pvc/data --for=jsonpath='{.status.phase}'=Bound --timeout=60s >/dev/null 2>&1; then
-  pass "PVC of class local-static Bound to $(kc get -n "$ns_apps" pvc data -o jsonpath='{.spec.volumeName}')"
+  pass "PVC of class $API_STACK_STORAGE_CLASS Bound to $(kc get -n "$ns_apps" pvc data -o jsonpath='{.spec.volumeName}')"
 else
   fail "PVC not Bound: $(kc get -n "$ns_apps" pvc data --no-headers 2>&1)"
 fi
@@ -136,5 +136,5 @@ kc delete namespace "$ns_apps" "$ns_restricted" --wait=true --timeout=120s >/dev
 # The volume is Retain: free it for the next claim (cluster.sh up does the same for any Released one).
 [ -z "$volume" ] || kc patch pv "$volume" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null 2>&1 || true
 trap - EXIT
-say "done: $failures failure(s)"
+say "done: $failures failure(s)" 2>&1
 [ "$failures" -eq 0 ]

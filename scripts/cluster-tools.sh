@@ -13,14 +13,15 @@
 # Logs: $API_STACK_CACHE/logs/cluster-tools-<step>.log
 set -euo pipefail
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 print_env=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --print-env) print_env=true ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "cluster-tools.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    *) usage_error "unknown argument '$1'" ;;
   esac
   shift
 done
@@ -34,7 +35,6 @@ KWOK_VERSION="v0.8.0"
 LOG_DIR="$API_STACK_CACHE/logs"
 mkdir -p "$LOG_DIR"
 
-say() { echo "cluster-tools: $*" >&2; }
 minor_of() { sed -nE 's/.*v?[0-9]+\.([0-9]+)\.[0-9]+.*/\1/p' <<<"$1" | head -n1; }
 kube_minor="$(minor_of "$KUBE_VERSION")"
 
@@ -143,11 +143,7 @@ build_kwok() {
 }
 
 # One build at a time per cache (another checkout or a parallel `cluster:up` may be building).
-exec 9>"$API_STACK_CACHE/cluster-tools.lock"
-if ! flock -n 9; then
-  say "another build holds $API_STACK_CACHE/cluster-tools.lock; waiting for it ..."
-  flock 9
-fi
+hold_lock 9 "$API_STACK_CACHE/cluster-tools.lock"
 
 total_start=$SECONDS
 declare -A path_of

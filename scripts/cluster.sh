@@ -15,9 +15,8 @@
 # Binaries come from PATH or are built once by scripts/cluster-tools.sh. More: docs/local-cluster.md.
 set -euo pipefail
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
-die() { echo "cluster: $1" >&2; [ -z "${2:-}" ] || echo "cluster: next: $2" >&2; exit "${3:-1}"; }
-usage_error() { echo "cluster: $1" >&2; echo "cluster: see 'scripts/cluster.sh --help'" >&2; exit 2; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command=""
 nodes=3
@@ -42,27 +41,15 @@ done
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-CLUSTER_NAME="api-stack"
+CLUSTER_NAME="$API_STACK_CLUSTER_NAME"
 export KWOK_WORKDIR="$API_STACK_CLUSTER_DIR/kwok"
 CLUSTER_WORKDIR="$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
 KUBECONFIG_PATH="$API_STACK_KUBECONFIG"
-STORAGE_CLASS="local-static"
+STORAGE_CLASS="$API_STACK_STORAGE_CLASS"
 PV_COUNT=6
 PV_SIZE="20Gi"
 
 start=$SECONDS
-say() { printf 'cluster: [%3ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
-
-# Same kubectl as the cluster (cluster-tools.sh picks one within a minor of the control plane).
-kubectl_bin() {
-  if [ -n "${KUBECTL:-}" ]; then echo "$KUBECTL"; return; fi
-  local k
-  for k in "$API_STACK_BIN/kubectl" "$(type -P kubectl || true)"; do
-    [ -x "$k" ] && { echo "$k"; return; }
-  done
-  echo kubectl
-}
-kc() { "$(kubectl_bin)" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
 api_answers() { [ -s "$KUBECONFIG_PATH" ] && kc get --raw /readyz --request-timeout=5s >/dev/null 2>&1; }
 
@@ -157,7 +144,7 @@ apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: $STORAGE_CLASS
-  labels: {app.kubernetes.io/managed-by: api-stack-local-cluster}
+  labels: {app.kubernetes.io/managed-by: $API_STACK_CLUSTER_MANAGER}
   # Default class, as on most clusters: claims that name no class bind here too.
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
 provisioner: kubernetes.io/no-provisioner
@@ -173,7 +160,7 @@ apiVersion: v1
 kind: PersistentVolume
 metadata:
   name: $STORAGE_CLASS-pv-$i
-  labels: {app.kubernetes.io/managed-by: api-stack-local-cluster}
+  labels: {app.kubernetes.io/managed-by: $API_STACK_CLUSTER_MANAGER}
 spec:
   storageClassName: $STORAGE_CLASS
   capacity: {storage: $PV_SIZE}
@@ -188,7 +175,7 @@ EOF
 # always finds free volumes.
 recycle_released_volumes() {
   local pv
-  for pv in $(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster \
+  for pv in $(kc get pv -l "app.kubernetes.io/managed-by=$API_STACK_CLUSTER_MANAGER" \
     -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\n"}{end}'); do
     kc patch pv "$pv" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null
     say "volume $pv was Released; made it Available again"
@@ -207,7 +194,7 @@ wait_for() {  # $1 what, $2 timeout seconds, rest: test command
 
 # Every volume of ours has left Pending (the PV controller saw it): Available, or Bound to a claim.
 volumes_settled() {
-  [ "$(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster --no-headers 2>/dev/null |
+  [ "$(kc get pv -l "app.kubernetes.io/managed-by=$API_STACK_CLUSTER_MANAGER" --no-headers 2>/dev/null |
     awk '$5 == "Available" || $5 == "Bound"' | wc -l)" -ge "$PV_COUNT" ]
 }
 
@@ -287,7 +274,7 @@ EOF
   recycle_released_volumes
   wait_for "storage: StorageClass $STORAGE_CLASS, $PV_COUNT volumes of $PV_SIZE (hostPath, never written)" 30 volumes_settled ||
     say "warning: some volumes are not Available or Bound yet: $(kc get pv --no-headers | awk '{print $1 "=" $5}' | tr '\n' ' ')"
-  say "volumes: $(kc get pv -l app.kubernetes.io/managed-by=api-stack-local-cluster --no-headers | awk '{n[$5]++} END {for (p in n) printf "%s %d  ", p, n[p]}')"
+  say "volumes: $(kc get pv -l "app.kubernetes.io/managed-by=$API_STACK_CLUSTER_MANAGER" --no-headers | awk '{n[$5]++} END {for (p in n) printf "%s %d  ", p, n[p]}')"
   wait_for "default ServiceAccount exists" 60 kc get serviceaccount default -n default ||
     die "the default ServiceAccount was not created" "see $CLUSTER_WORKDIR/logs/kube-controller-manager.log"
 
@@ -298,11 +285,7 @@ EOF
 # One up/down at a time per checkout (tests and a user may both run `cluster:up`).
 if [ "$command" != status ]; then
   mkdir -p "$API_STACK_CLUSTER_DIR"
-  exec 8>"$API_STACK_CLUSTER_DIR/.lock"
-  if ! flock -n 8; then
-    say "another scripts/cluster.sh up/down is running in this checkout; waiting for it (up to 10 min) ..."
-    flock -w 600 8 || die "still locked after 10 min: $API_STACK_CLUSTER_DIR/.lock" "find the other scripts/cluster.sh with 'ps -ef | grep cluster.sh'"
-  fi
+  hold_lock 8 "$API_STACK_CLUSTER_DIR/.lock" 600
 fi
 
 case "$command" in

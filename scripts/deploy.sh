@@ -15,9 +15,8 @@
 # cluster with the committed config as it is. It ends by printing the stack outputs.
 set -euo pipefail
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; }
-die() { echo "deploy: $1" >&2; [ -z "${2:-}" ] || echo "deploy: next: $2" >&2; exit "${3:-1}"; }
-usage_error() { echo "deploy: $1" >&2; echo "deploy: see 'scripts/deploy.sh --help'" >&2; exit 2; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 stack="dev"
 action="up"
@@ -43,7 +42,6 @@ cd "$API_STACK_ROOT"
 [ -f "Pulumi.$stack.yaml" ] || usage_error "no Pulumi.$stack.yaml: the stacks of this project are $(ls Pulumi.*.yaml | sed -n 's/^Pulumi\.\(.*\)\.yaml$/\1/p' | tr '\n' ' ')"
 
 start=$SECONDS
-say() { printf 'deploy: [%3ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
 # Check the stack's cluster connection before installing or starting anything.
 own_cluster=false

@@ -1,33 +1,29 @@
 #!/usr/bin/env bash
 # A private, throw-away PostgreSQL server for tests and benchmarks: its own data directory, a free port on
 # 127.0.0.1, a random superuser password. Installs the Debian packages if no server is on the machine.
+#
+# Usage: scripts/pg-test.sh COMMAND
+#
+# Commands:
+#   start    install PostgreSQL if missing, create and start the private instance, print its URL
+#            (does nothing but print the URL if it is already running)
+#   stop     stop the instance and delete its data (safe when nothing runs)
+#   url      print the connection URL of the running instance
+#   pause    stop the server but keep its data (to test what the app does when the database goes away)
+#   resume   start a paused server again, on the same port
+#   status   say whether the instance runs; exit 0 if it does, 3 if not
+#   --help   this text
+#
+# Environment:
+#   PG_TEST_STATE  folder that records the instance (port, password, data directory)
+#                  default: <repo>/.pg-test/default; use one folder per concurrent user
 set -euo pipefail
 
-usage() {
-  cat <<'USAGE'
-Usage: scripts/pg-test.sh COMMAND
-
-Commands:
-  start    install PostgreSQL if missing, create and start the private instance, print its URL
-           (does nothing but print the URL if it is already running)
-  stop     stop the instance and delete its data (safe when nothing runs)
-  url      print the connection URL of the running instance
-  pause    stop the server but keep its data (to test what the app does when the database goes away)
-  resume   start a paused server again, on the same port
-  status   say whether the instance runs; exit 0 if it does, 3 if not
-  --help   this text
-
-Environment:
-  PG_TEST_STATE  folder that records the instance (port, password, data directory)
-                 default: <repo>/.pg-test/default; use one folder per concurrent user
-USAGE
-}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${PG_TEST_STATE:-$ROOT/.pg-test/default}"
-
-log() { printf 'pg-test: %s\n' "$*" >&2; }
-die() { printf 'pg-test: error: %s\n' "$*" >&2; exit 1; }
 
 find_bindir() {
   local dir
@@ -47,12 +43,12 @@ find_bindir() {
 install_postgres() {
   [ "$(id -u)" -eq 0 ] || die "PostgreSQL is not installed and this is not root: run 'sudo apt-get install -y postgresql' and try again"
   command -v apt-get >/dev/null || die "PostgreSQL is not installed and apt-get is missing: install a PostgreSQL server (initdb, pg_ctl) and try again"
-  log "PostgreSQL server not found; installing the Debian package (about a minute)..."
+  say "PostgreSQL server not found; installing the Debian package (about a minute)..."
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null || die "apt-get update failed: check the package mirror, then run this again"
   apt-get install -y -qq --no-install-recommends postgresql >/dev/null \
     || die "apt-get install postgresql failed: see the apt output above, then run this again"
-  log "PostgreSQL installed"
+  say "PostgreSQL installed"
 }
 
 # initdb and postgres refuse to run as root: use the 'postgres' system user (or create an unprivileged one).
@@ -118,7 +114,7 @@ cmd_start() {
   free_port >"$STATE/port"
   chmod 755 "$datadir"
   if [ "$(id -u)" -eq 0 ]; then chown "$(owner)" "$datadir"; fi
-  log "creating a private PostgreSQL instance in $datadir (port $(cat "$STATE/port"))"
+  say "creating a private PostgreSQL instance in $datadir (port $(cat "$STATE/port"))"
   local pwfile="$datadir/.pwfile"
   printf '%s\n' "$password" | run_as_owner tee "$pwfile" >/dev/null
   run_as_owner "$bindir/initdb" -D "$datadir/data" -U postgres --pwfile="$pwfile" --auth=scram-sha-256 \
@@ -134,7 +130,7 @@ full_page_writes = off
 max_connections = 200
 CONF
   start_server
-  log "started"
+  say "started"
   print_url
 }
 
@@ -152,19 +148,19 @@ cmd_stop() {
     esac
   fi
   rm -rf "$STATE"
-  log "stopped and removed"
+  say "stopped and removed"
 }
 
 cmd_pause() {
   is_running || die "no running instance in $STATE: run 'scripts/pg-test.sh start' first"
   run_as_owner "$(cat "$STATE/bindir")/pg_ctl" stop -D "$(cat "$STATE/datadir")" -m fast -w >/dev/null
-  log "paused"
+  say "paused"
 }
 
 cmd_resume() {
   [ -f "$STATE/datadir" ] || die "no instance in $STATE: run 'scripts/pg-test.sh start' first"
   if ! is_running; then start_server; fi
-  log "resumed"
+  say "resumed"
 }
 
 case "${1:-}" in
@@ -175,5 +171,5 @@ case "${1:-}" in
   resume) cmd_resume ;;
   status) if is_running; then echo running; else echo "not running"; exit 3; fi ;;
   -h | --help | help) usage ;;
-  *) echo "pg-test: unknown command or option '${1:-}'; see 'scripts/pg-test.sh --help'" >&2; exit 2 ;;
+  *) usage_error "unknown command or option '${1:-}'" ;;
 esac

@@ -7,18 +7,18 @@
 # Usage: scripts/setup.sh [--help]
 set -euo pipefail
 
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 case "${1:-}" in
   "") ;;
-  -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "setup: unknown option '$1'" >&2; echo "setup: see 'scripts/setup.sh --help'" >&2; exit 2 ;;
+  -h | --help) usage; exit 0 ;;
+  *) usage_error "unknown option '$1'" ;;
 esac
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$API_STACK_ROOT"
-start=$SECONDS
-say() { printf 'setup: [%4ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
-fail() { echo "setup: $1 failed; next: $2" >&2; exit 1; }
 
 # npm ci only when the lockfile is newer than the last install of that folder (npm writes
 # node_modules/.package-lock.json on every install). Install scripts are skipped: the Pulumi
@@ -29,16 +29,16 @@ npm_ci() {
     return
   fi
   say "npm ci in $dir"
-  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || fail "npm ci in $dir" "check that the npm registry is reachable, then rerun"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || die "npm ci in $dir failed" "check that the npm registry is reachable, then rerun"
 }
 
 npm_ci .
 npm_ci app
 npm_ci policy
 say "Pulumi toolchain"
-bash scripts/toolchain.sh || fail "scripts/toolchain.sh" "read its message above"
+bash scripts/toolchain.sh || die "scripts/toolchain.sh failed" "read its message above"
 say "local cluster tools"
-bash scripts/cluster-tools.sh || fail "scripts/cluster-tools.sh" "read its message above"
+bash scripts/cluster-tools.sh || die "scripts/cluster-tools.sh failed" "read its message above"
 say "manifest checkers"
-bash scripts/checkers-tools.sh || fail "scripts/checkers-tools.sh" "read its message above"
+bash scripts/checkers-tools.sh || die "scripts/checkers-tools.sh failed" "read its message above"
 say "ready"

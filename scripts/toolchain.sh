@@ -14,9 +14,8 @@
 # a second run only checks. Logs: $API_STACK_CACHE/logs. More: docs/toolchain.md.
 set -euo pipefail
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
-die() { echo "toolchain: $1" >&2; [ -z "${2:-}" ] || echo "toolchain: next: $2" >&2; exit "${3:-1}"; }
-usage_error() { echo "toolchain: $1" >&2; echo "toolchain: see 'scripts/toolchain.sh --help'" >&2; exit 2; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 force=false
 while [ $# -gt 0 ]; do
@@ -31,9 +30,6 @@ done
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-start=$SECONDS
-say() { printf 'toolchain: [%4ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
-
 # What the wrapper modules build. Each must equal the npm version that package.json pins: the
 # Automation API checks the CLI's version and the engine loads plugins by the SDKs' versions.
 CLI_VERSION=3.248.0
@@ -46,6 +42,8 @@ STAMP_DIR="$API_STACK_CACHE/stamps"
 # registered plugin and warns about it on every run.
 PROVIDER_DIR="$API_STACK_CACHE/providers"
 mkdir -p "$LOG_DIR" "$STAMP_DIR" "$PROVIDER_DIR"
+# One run at a time per cache: a second run waits, then finds the first one's binaries up to date.
+hold_lock 9 "$API_STACK_CACHE/toolchain.lock"
 
 command -v node >/dev/null || die "node is not on PATH" "install Node.js 20 or later"
 

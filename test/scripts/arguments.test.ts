@@ -10,11 +10,42 @@ import * as path from "path";
  */
 
 const projectRoot = path.resolve(__dirname, "..", "..");
-const scripts = ["deploy.sh", "cluster.sh", "setup.sh", "toolchain.sh", "cluster-tools.sh", "check-manifests.sh", "pg-test.sh"];
+const scripts = [
+    "deploy.sh",
+    "cluster.sh",
+    "setup.sh",
+    "toolchain.sh",
+    "cluster-tools.sh",
+    "checkers-tools.sh",
+    "check-manifests.sh",
+    "cluster-smoke.sh",
+    "pg-test.sh",
+];
 
 function run(script: string, args: string[], cwd = projectRoot) {
     const result = spawnSync("bash", [path.join(cwd, "scripts", script), ...args], { cwd, encoding: "utf8", timeout: 60_000 });
-    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, output: `${result.stdout}${result.stderr}` };
+}
+
+/** The comment block at the top of a script (after the shebang), without the "# ": its --help. */
+function header(script: string): string {
+    const lines = fs
+        .readFileSync(path.join(projectRoot, "scripts", script), "utf8")
+        .split("\n")
+        .slice(1);
+    const end = lines.findIndex((line) => !line.startsWith("#"));
+    return lines
+        .slice(0, end)
+        .map((line) => line.replace(/^# ?/, ""))
+        .join("\n")
+        .concat("\n");
+}
+
+/** The long options that the script's argument parser accepts (its `case` patterns). */
+function acceptedOptions(script: string): string[] {
+    const text = fs.readFileSync(path.join(projectRoot, "scripts", script), "utf8");
+    const patterns = text.split("\n").filter((line) => /^\s*-[-\w]+(=\*)?( \| -[-\w]+(=\*)?)*\)/.test(line));
+    return [...new Set(patterns.flatMap((line) => line.split(")")[0].match(/--[a-z][\w-]*/g) ?? []))];
 }
 
 /** Files under the folders a refused command must not touch. */
@@ -29,7 +60,7 @@ function snapshot(): string[] {
 function scratchProject(files: string[], stackFile?: string): string {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-scripts-"));
     fs.mkdirSync(path.join(copy, "scripts"));
-    for (const file of [...files, "env.sh"]) {
+    for (const file of [...files, "env.sh", "lib.sh"]) {
         fs.copyFileSync(path.join(projectRoot, "scripts", file), path.join(copy, "scripts", file));
     }
     if (stackFile !== undefined) {
@@ -45,6 +76,16 @@ describe("scripts: --help, unknown flags and bad values", () => {
             const result = run(script, ["--help"]);
             assert.strictEqual(result.status, 0, result.output);
             assert.match(result.output, /usage/i);
+        });
+
+        it(`${script} --help prints its whole header comment and nothing else`, () => {
+            const result = run(script, ["--help"]);
+            assert.strictEqual(result.stdout, header(script));
+            assert.strictEqual(result.stderr, "");
+            assert.match(result.stdout, /^Usage: scripts\//m);
+            for (const option of acceptedOptions(script)) {
+                assert.ok(result.stdout.includes(option), `${script} accepts ${option} but its --help does not mention it`);
+            }
         });
 
         it(`${script} --no-such-flag exits 2, names the flag, and changes nothing`, () => {
