@@ -1,8 +1,11 @@
 import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
+// One lint setup for the three packages: the program (root), the API service (app/) and the policy pack
+// (policy/). `npm run lint` runs it from the root; each file is type-checked with its own package's
+// tsconfig.json (projectService), and Prettier's one style is .prettierrc.json.
 export default tseslint.config(
-    { ignores: ["eslint.config.mjs", "node_modules/", "bin/", "app/", "policy/", ".pulumi-local/", ".local-cluster/"] },
+    { ignores: ["**/node_modules/", "bin/", "app/dist/", ".pulumi-local/", ".local-cluster/", "**/*.mjs"] },
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -14,14 +17,37 @@ export default tseslint.config(
         },
     },
     {
-        // Tests inspect untyped resource inputs recorded by the mocks.
-        files: ["test/**/*.ts"],
+        // Tests inspect untyped resource inputs recorded by the mocks, and parsed JSON responses.
+        files: ["**/test/**/*.ts"],
         rules: {
             "@typescript-eslint/no-unsafe-member-access": "off",
             "@typescript-eslint/no-unsafe-assignment": "off",
             "@typescript-eslint/no-unsafe-argument": "off",
             "@typescript-eslint/no-unsafe-call": "off",
             "@typescript-eslint/no-unsafe-return": "off",
+        },
+    },
+    {
+        // @pulumi/policy hands every resource's properties over as `any`: they are whatever the program
+        // sent to the provider. The pack reads them through its own guards (policy/lib/k8s.ts), which is
+        // where an unexpected shape is caught, not in the type system.
+        files: ["policy/**/*.ts"],
+        rules: {
+            "@typescript-eslint/no-unsafe-member-access": "off",
+            "@typescript-eslint/no-unsafe-assignment": "off",
+            "@typescript-eslint/no-unsafe-argument": "off",
+            "@typescript-eslint/no-unsafe-return": "off",
+        },
+    },
+    {
+        // Pending for app/ only, until the app's refactor (issue 14, item 5) lands: these rules flag
+        // code that branch rewrites (async plugins without await, an async listener, one cast). When
+        // it is merged, delete this block; `npm run lint` then holds app/ to the same rules.
+        files: ["app/**/*.ts"],
+        rules: {
+            "@typescript-eslint/require-await": "off",
+            "@typescript-eslint/no-misused-promises": "off",
+            "@typescript-eslint/no-unnecessary-type-assertion": "off",
         },
     },
 );

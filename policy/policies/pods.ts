@@ -160,8 +160,7 @@ function containerSecurityViolations(where: string, container: Container, pod: P
 
 export const podSecurityRestricted: ResourceValidationPolicy = {
     name: "pod-security-restricted",
-    description:
-        "Every pod template passes Pod Security `restricted`, with a read-only root filesystem and no service-account token.",
+    description: "Every pod template passes Pod Security `restricted`, with a read-only root filesystem and no service-account token.",
     enforcementLevel: "mandatory",
     validateResource: (args, reportViolation) => {
         const workload = workloadOf(args.type, args.props);

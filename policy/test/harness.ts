@@ -36,11 +36,7 @@ function notApplicable(reason?: string): never {
     throw new Error(`notApplicable: ${reason ?? ""}`);
 }
 
-export async function runResourcePolicy(
-    policy: ResourceValidationPolicy,
-    resource: FakeResource,
-    config: object = {},
-): Promise<string[]> {
+export async function runResourcePolicy(policy: ResourceValidationPolicy, resource: FakeResource, config: object = {}): Promise<string[]> {
     const messages: string[] = [];
     const report: ReportViolation = (message) => messages.push(message);
     const name = resource.name ?? resource.props.metadata?.name ?? "resource";
@@ -63,11 +59,7 @@ export async function runResourcePolicy(
     return messages;
 }
 
-export async function runStackPolicy(
-    policy: StackValidationPolicy,
-    resources: FakeResource[],
-    config: object = {},
-): Promise<string[]> {
+export async function runStackPolicy(policy: StackValidationPolicy, resources: FakeResource[], config: object = {}): Promise<string[]> {
     const messages: string[] = [];
     const report: ReportViolation = (message) => messages.push(message);
     const policyResources: PolicyResource[] = resources.map((r) => {
@@ -84,7 +76,10 @@ export async function runStackPolicy(
             asType: () => undefined,
         };
     });
-    await policy.validateStack({ resources: policyResources, stackTags: new Map(), getConfig: <T extends object>() => config as T, notApplicable }, report);
+    await policy.validateStack(
+        { resources: policyResources, stackTags: new Map(), getConfig: <T extends object>() => config as T, notApplicable },
+        report,
+    );
     return messages;
 }
 

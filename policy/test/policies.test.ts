@@ -1,5 +1,4 @@
 import * as assert from "assert";
-import { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { imageTags, parseImage } from "../policies/images";
 import { policies } from "../policies";
 import { loadBalancerAllowed, networkPolicyCoverage } from "../policies/network";
@@ -31,7 +30,10 @@ describe("the policy pack", () => {
         assert.deepStrictEqual([...new Set(names)], names);
     });
 
-    for (const [environment, config] of [["dev", dev], ["prod", prod]] as const) {
+    for (const [environment, config] of [
+        ["dev", dev],
+        ["prod", prod],
+    ] as const) {
         it(`passes every object of the good fixtures as ${environment}`, async () => {
             // The fixtures render prod; dev has a ClusterIP Service.
             const resources = fixture("good");
@@ -41,8 +43,8 @@ describe("the policy pack", () => {
             for (const policy of policies) {
                 const messages =
                     "validateStack" in policy
-                        ? await runStackPolicy(policy as StackValidationPolicy, resources, config)
-                        : (await Promise.all(resources.map((r) => runResourcePolicy(policy as ResourceValidationPolicy, r, config)))).flat();
+                        ? await runStackPolicy(policy, resources, config)
+                        : (await Promise.all(resources.map((r) => runResourcePolicy(policy, r, config)))).flat();
                 assert.deepStrictEqual(messages, [], `${policy.name} in ${environment}`);
             }
         });
@@ -146,7 +148,10 @@ describe("pod-security-restricted", () => {
         resource.props.spec.template.spec.volumes.push({ name: "host", hostPath: { path: "/" } });
         const messages = await runResourcePolicy(podSecurityRestricted, resource);
         for (const fragment of ["allowPrivilegeEscalation", 'drop to ["ALL"]', "adds capabilities SYS_ADMIN", "type hostPath"]) {
-            assert.ok(messages.some((m) => m.includes(fragment)), `${fragment} in ${JSON.stringify(messages)}`);
+            assert.ok(
+                messages.some((m) => m.includes(fragment)),
+                `${fragment} in ${JSON.stringify(messages)}`,
+            );
         }
     });
 
@@ -260,7 +265,10 @@ describe("prod-protect-state", () => {
 describe("network-policy-coverage", () => {
     it("refuses pods no NetworkPolicy selects", async () => {
         const resources = fixture("good").filter((r) => r.props.metadata.name !== "default-deny");
-        const messages = await runStackPolicy(networkPolicyCoverage, resources.filter((r) => r.props.metadata.name !== "postgres-from-api"));
+        const messages = await runStackPolicy(
+            networkPolicyCoverage,
+            resources.filter((r) => r.props.metadata.name !== "postgres-from-api"),
+        );
         only(messages, "no NetworkPolicy selects its pods");
     });
 
