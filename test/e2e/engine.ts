@@ -1,4 +1,5 @@
 import * as automation from "@pulumi/pulumi/automation";
+import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
@@ -12,16 +13,38 @@ import * as path from "path";
  */
 
 export const projectRoot = path.resolve(__dirname, "..", "..");
-const projectFiles = [
-    "Pulumi.yaml",
-    "Pulumi.dev.yaml",
-    "Pulumi.prod.yaml",
-    "index.ts",
-    "package.json",
-    "tsconfig.json",
-    "components",
-    "stacks",
-];
+
+/**
+ * Top-level entries of the project that are not the Pulumi program: the other packages, tests, docs and
+ * tooling. Everything else is copied, so a new folder of the program is in the copy without a change
+ * here; test/scripts/program-copy.test.ts fails if something the program imports is listed.
+ */
+export const notProgram: ReadonlySet<string> = new Set([
+    ".ci",
+    ".env.example",
+    ".gitignore",
+    ".mocharc.json",
+    ".prettierignore",
+    ".prettierrc.json",
+    "README.md",
+    "app",
+    "checks",
+    "docker-compose.yml",
+    "docs",
+    "eslint.config.mjs",
+    "package-lock.json",
+    "policy",
+    "scripts",
+    "test",
+    "tools",
+]);
+
+/** The top-level files and folders of the program under `root`: tracked or new (not ignored), minus notProgram. */
+export function programEntries(root = projectRoot): string[] {
+    const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: root, encoding: "utf8" });
+    const entries = new Set(files.split("\0").map((file) => file.split("/")[0]));
+    return [...entries].filter((entry) => entry !== "" && !notProgram.has(entry) && fs.existsSync(path.join(root, entry))).sort();
+}
 
 export interface StepRecord {
     readonly op: string;
@@ -50,7 +73,7 @@ export class ProjectCopy {
         const program = path.join(this.dir, "program");
         fs.mkdirSync(program);
         fs.mkdirSync(this.stateDir);
-        for (const entry of projectFiles) {
+        for (const entry of programEntries()) {
             fs.cpSync(path.join(projectRoot, entry), path.join(program, entry), { recursive: true });
         }
         fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(program, "node_modules"), "dir");
