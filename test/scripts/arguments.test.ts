@@ -20,6 +20,7 @@ const scripts = [
     "check-manifests.sh",
     "cluster-smoke.sh",
     "pg-test.sh",
+    "test-fast.sh",
 ];
 
 function run(script: string, args: string[], cwd = projectRoot) {
