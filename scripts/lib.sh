@@ -5,7 +5,7 @@
 # Messages start with the script's name ("toolchain: ...") and go to stderr. Exit codes: 2 for a bad
 # command line (usage_error), 1 or the code given for any other failure (die).
 
-API_STACK_SCRIPT="$(basename "$0" .sh)"
+API_STACK_SCRIPT="$(basename -- "$0" .sh)"
 
 # Names that the local cluster's scripts share. stacks/local-cluster.ts repeats the StorageClass for the
 # program (TypeScript cannot source this file); test/scripts/lib.test.ts keeps the two equal.
