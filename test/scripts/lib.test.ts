@@ -150,7 +150,8 @@ describe("scripts: one writer of the per-user cache at a time", function () {
         it(`${script} waits for a run that holds its cache lock before it checks or builds anything`, async () => {
             const project = path.join(scratch, "project");
             fs.mkdirSync(path.join(project, "scripts"), { recursive: true });
-            for (const file of [script, "env.sh", "lib.sh"]) {
+            // Every script, so that whatever env.sh sources is there too.
+            for (const file of fs.readdirSync(path.join(projectRoot, "scripts")).filter((name) => name.endsWith(".sh"))) {
                 fs.copyFileSync(path.join(projectRoot, "scripts", file), path.join(project, "scripts", file));
             }
             const cache = path.join(scratch, "cache");
@@ -159,7 +160,9 @@ describe("scripts: one writer of the per-user cache at a time", function () {
             const holder = start("flock", [lockFile, "sh", "-c", "echo locked >&2; exec sleep 60"]);
             await new Stderr(holder).waitFor(/locked/, 10_000);
 
-            const waiting = start("bash", [path.join(project, "scripts", script)], { ...process.env, API_STACK_CACHE: cache });
+            // The node that runs this test comes first on PATH, so env.sh finds it and installs none in the scratch cache.
+            const env = { ...process.env, API_STACK_CACHE: cache, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` };
+            const waiting = start("bash", [path.join(project, "scripts", script)], env);
             const log = new Stderr(waiting);
             await log.waitFor(/waiting for it/, 20_000);
             await new Promise((resolve) => setTimeout(resolve, 2_000));
