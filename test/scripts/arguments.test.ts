@@ -5,23 +5,36 @@ import * as os from "os";
 import * as path from "path";
 
 /**
- * Every script a user runs answers --help, refuses unknown flags and bad values with a message
- * and exit code 2, and changes nothing when it refuses.
+ * Every script a user runs (a scripts/*.sh with a shebang; the others are sourced) takes its helpers
+ * from scripts/lib.sh, answers --help, refuses unknown flags and bad values with a message and exit
+ * code 2, and changes nothing when it refuses.
  */
 
 const projectRoot = path.resolve(__dirname, "..", "..");
-const scripts = [
-    "deploy.sh",
-    "cluster.sh",
-    "setup.sh",
-    "toolchain.sh",
-    "cluster-tools.sh",
-    "checkers-tools.sh",
-    "check-manifests.sh",
-    "cluster-smoke.sh",
-    "pg-test.sh",
-    "test-fast.sh",
-];
+const runnable = fs
+    .readdirSync(path.join(projectRoot, "scripts"))
+    .filter((file) => file.endsWith(".sh") && fs.readFileSync(path.join(projectRoot, "scripts", file), "utf8").startsWith("#!"))
+    .sort();
+
+/** What a script does wrong against scripts/lib.sh: no source line, or a helper or --help of its own. */
+function libProblems(script: string): string[] {
+    const text = fs.readFileSync(path.join(projectRoot, "scripts", script), "utf8");
+    const problems: string[] = [];
+    if (!/^\. "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/lib\.sh"$/m.test(text)) {
+        problems.push("does not source scripts/lib.sh");
+    }
+    for (const helper of text.match(/^\s*(die|say|usage|usage_error|log)\(\)/gm) ?? []) {
+        problems.push(`defines ${helper.trim()} itself`);
+    }
+    if (/sed -n '\d+,\d+p' "\$0"/.test(text)) {
+        problems.push("prints --help from a fixed line range");
+    }
+    return problems;
+}
+
+// Only scripts that use the library are run below: one that does not fails the first test instead,
+// without being started with arguments it may not check.
+const scripts = runnable.filter((script) => libProblems(script).length === 0);
 
 function run(script: string, args: string[], cwd = projectRoot) {
     const result = spawnSync("bash", [path.join(cwd, "scripts", script), ...args], { cwd, encoding: "utf8", timeout: 60_000 });
@@ -70,6 +83,19 @@ function scratchProject(files: string[], stackFile?: string): string {
     }
     return copy;
 }
+
+describe("scripts: one shell library", () => {
+    it("finds the scripts a user runs", () => {
+        assert.ok(runnable.includes("deploy.sh") && runnable.includes("cluster.sh"), runnable.join(", "));
+        assert.ok(!runnable.includes("lib.sh") && !runnable.includes("env.sh"), "sourced files have no shebang");
+    });
+
+    for (const script of runnable) {
+        it(`${script} takes die, say, usage_error and its --help from scripts/lib.sh`, () => {
+            assert.deepStrictEqual(libProblems(script), []);
+        });
+    }
+});
 
 describe("scripts: --help, unknown flags and bad values", () => {
     for (const script of scripts) {
