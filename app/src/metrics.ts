@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Pool } from "pg";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { AppState } from "./app";
+import type { AppState } from "./state";
 
 /** Prometheus metrics on GET /metrics: request latency by route, pool usage, readiness, and process metrics. */
 export function createMetrics(app: FastifyInstance, pool: Pool, state: AppState, processMetrics: boolean): Registry {

@@ -124,3 +124,9 @@ export async function migrate(
         await client.end().catch(() => undefined);
     }
 }
+
+/** The highest schema version recorded in the database (0 before any migration). */
+export async function currentSchemaVersion(pool: pg.Pool): Promise<number> {
+    const { rows } = await pool.query<{ version: number }>("SELECT coalesce(max(version), 0) AS version FROM schema_migrations");
+    return rows[0].version;
+}

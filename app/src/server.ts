@@ -1,11 +1,12 @@
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Pool } from "pg";
-import { buildApp, type AppState } from "./app";
+import { buildApp } from "./app";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { createPool, isDatabaseUnavailable } from "./db";
 import { createLogger } from "./logger";
 import { loadMigrations, migrate, requiredSchemaVersion } from "./migrate";
+import { createAppState, type AppState } from "./state";
 
 /** Shutdown must finish well inside the pod's 30 s grace period, or the kubelet sends SIGKILL. */
 const SHUTDOWN_DEADLINE_MS = 20_000;
@@ -70,16 +71,16 @@ function handleSignals(app: FastifyInstance, pool: Pool, logger: Logger, state: 
 async function main(): Promise<void> {
     const config = readConfigOrExit();
     const logger = createLogger(config.logLevel);
+    // Node prints process warnings as plain text on stderr (pg warns that way about sslmode=require): replace that
+    // printer with a JSON log line, so stdout and stderr stay JSON lines.
+    process.removeAllListeners("warning");
+    process.on("warning", (warning) => logger.warn({ warning: { name: warning.name, message: warning.message } }, "process warning"));
     process.on("unhandledRejection", (err) => {
         logger.fatal({ err }, "unhandled promise rejection");
         process.exit(1);
     });
 
-    const state: AppState = {
-        schemaReady: false,
-        shuttingDown: false,
-        requiredSchemaVersion: requiredSchemaVersion(loadMigrations()),
-    };
+    const state = createAppState(requiredSchemaVersion(loadMigrations()));
     const pool = createPool(config.databaseUrl, logger);
     const app = await buildApp({ pool, logger, state });
     handleSignals(app, pool, logger, state);

@@ -1,13 +1,15 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import pino from "pino";
 import type { FastifyInstance } from "fastify";
-import { buildApp, type AppState } from "../src/app";
+import { buildApp } from "../src/app";
 import { createPool } from "../src/db";
 import { loadMigrations, migrate, requiredSchemaVersion } from "../src/migrate";
+import { createAppState, type AppState } from "../src/state";
 
 export const APP_DIR = path.join(__dirname, "..");
 export const silentLogger = pino({ level: "silent" });
@@ -80,11 +82,8 @@ export interface InProcessApp {
 export async function startInProcess(databaseUrl: string): Promise<InProcessApp> {
     const migrations = loadMigrations();
     await migrate(databaseUrl, silentLogger, migrations);
-    const state: AppState = {
-        schemaReady: true,
-        shuttingDown: false,
-        requiredSchemaVersion: requiredSchemaVersion(migrations),
-    };
+    const state = createAppState(requiredSchemaVersion(migrations));
+    state.schemaReady = true;
     const pool = createPool(databaseUrl, silentLogger, { max: 20 });
     const app = await buildApp({ pool, logger: silentLogger, state, processMetrics: false });
     await app.listen({ port: 0, host: "127.0.0.1" });
@@ -177,7 +176,8 @@ export async function request(
 ): Promise<JsonResponse> {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
-        init.body = typeof body === "string" ? body : JSON.stringify(body);
+        // Strings and bytes go as they are, so tests can send malformed JSON or invalid UTF-8.
+        init.body = typeof body === "string" ? body : body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body);
         (init.headers as Record<string, string>)["content-type"] ??= "application/json";
     }
     const response = await fetch(`${base}${urlPath}`, init);
@@ -185,4 +185,27 @@ export async function request(
     let parsed: unknown = text;
     if ((response.headers.get("content-type") ?? "").includes("application/json") && text !== "") parsed = JSON.parse(text);
     return { status: response.status, headers: response.headers, body: parsed };
+}
+
+/** A text/plain request with node:http, which sends any method and body (fetch refuses TRACE) and reads a JSON answer. */
+export function rawRequest(
+    base: string,
+    method: string,
+    path: string,
+    body: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
+    return new Promise((resolve, reject) => {
+        const req = http.request(
+            `${base}${path}`,
+            { method, headers: { "content-type": "text/plain", "content-length": Buffer.byteLength(body) } },
+            (res) => {
+                let text = "";
+                res.setEncoding("utf8");
+                res.on("data", (chunk: string) => (text += chunk));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }));
+            },
+        );
+        req.on("error", reject);
+        req.end(body);
+    });
 }

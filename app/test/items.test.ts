@@ -156,7 +156,7 @@ describe("items API", function () {
             { what: "a name of 201 characters", body: { name: "n".repeat(201) }, status: 400, message: /200 characters/ },
             { what: "a description of 2001 characters", body: { name: "x", description: "d".repeat(2001) }, status: 400 },
             { what: "a NUL character", body: { name: "nul\u0000here" }, status: 400 },
-            { what: "a body over 16 KiB", body: { name: "x", description: "d".repeat(17 * 1024) }, status: 413 },
+            { what: "a body over 32 KiB", body: { name: "x", description: "d".repeat(33 * 1024) }, status: 413 },
             { what: "a prototype-poisoning key", body: '{"name":"x","__proto__":{"admin":true}}', status: 400 },
             {
                 what: "a non-JSON content type",
