@@ -100,6 +100,42 @@ export async function startInProcess(databaseUrl: string): Promise<InProcessApp>
     };
 }
 
+export interface ServiceFixture {
+    readonly databaseUrl: string;
+    readonly service: InProcessApp;
+    countItems(): Promise<number>;
+}
+
+/** Mocha hooks for the enclosing describe: the app in process on a fresh database, with no items before each test. */
+export function serviceWithNoItems(): ServiceFixture {
+    let started: { databaseUrl: string; service: InProcessApp } | undefined;
+    const current = () => {
+        if (started === undefined) throw new Error("the service is only there inside the tests of its describe");
+        return started;
+    };
+    before(async function () {
+        const databaseUrl = await createDatabase();
+        started = { databaseUrl, service: await startInProcess(databaseUrl) };
+    });
+    after(async function () {
+        await started?.service.close();
+    });
+    beforeEach(async function () {
+        await query(current().databaseUrl, "DELETE FROM items");
+    });
+    return {
+        get databaseUrl() {
+            return current().databaseUrl;
+        },
+        get service() {
+            return current().service;
+        },
+        async countItems() {
+            return Number((await query<{ n: string }>(current().databaseUrl, "SELECT count(*) AS n FROM items"))[0].n);
+        },
+    };
+}
+
 export interface ServerProcess {
     readonly base: string;
     readonly child: ChildProcess;

@@ -1,25 +1,14 @@
 import assert from "node:assert/strict";
-import { createDatabase, query, request, spawnServer, startInProcess, waitFor, type InProcessApp } from "./helpers";
+import { createDatabase, query, request, serviceWithNoItems, spawnServer, waitFor } from "./helpers";
 
 const UNKNOWN_ID = "6f1c2a9e-0000-4000-8000-000000000000";
 
 /** The input gaps a hostile test run found (issue 14, item 6): each is refused with a 4xx `{ error, message }`. */
 describe("hostile input", function () {
-    let databaseUrl: string;
-    let service: InProcessApp;
-    const count = async () => Number((await query<{ n: string }>(databaseUrl, "SELECT count(*) AS n FROM items"))[0].n);
-    const post = (body: unknown, headers: Record<string, string> = {}) => request(service.base, "POST", "/api/v1/items", body, headers);
-
-    before(async function () {
-        databaseUrl = await createDatabase();
-        service = await startInProcess(databaseUrl);
-    });
-    after(async function () {
-        await service.close();
-    });
-    beforeEach(async function () {
-        await query(databaseUrl, "DELETE FROM items");
-    });
+    const fixture = serviceWithNoItems();
+    const count = () => fixture.countItems();
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+        request(fixture.service.base, "POST", "/api/v1/items", body, headers);
 
     function assertRefused(res: { status: number; body: unknown }, status: number, message: RegExp): void {
         assert.equal(res.status, status, JSON.stringify(res.body));
@@ -30,7 +19,10 @@ describe("hostile input", function () {
 
     it("answers 415 to a JSON body sent as text/plain or without a content type", async function () {
         assertRefused(await post('{"name":"x"}', { "content-type": "text/plain" }), 415, /must be application\/json, not "text\/plain"/);
-        const untyped = await fetch(`${service.base}/api/v1/items`, { method: "POST", body: new TextEncoder().encode('{"name":"x"}') });
+        const untyped = await fetch(`${fixture.service.base}/api/v1/items`, {
+            method: "POST",
+            body: new TextEncoder().encode('{"name":"x"}'),
+        });
         assert.equal(untyped.status, 415);
         assert.equal(((await untyped.json()) as { error: string }).error, "Unsupported Media Type");
         assert.equal(await count(), 0);
@@ -54,17 +46,21 @@ describe("hostile input", function () {
 
     it("takes only decimal integers as limit", async function () {
         for (const limit of ["Infinity", "-Infinity", "1e400", "0x10", "0b11", "0o7", "1e1", "+5", "%205", "5%20", "1.0", ""]) {
-            const res = await request(service.base, "GET", `/api/v1/items?limit=${limit}`);
+            const res = await request(fixture.service.base, "GET", `/api/v1/items?limit=${limit}`);
             assertRefused(res, 400, /^querystring\/limit must be a decimal integer \(got ".*"\)$/);
         }
-        assertRefused(await request(service.base, "GET", "/api/v1/items?limit=-1"), 400, /querystring\/limit must be >= 1 \(got -1\)/);
+        assertRefused(
+            await request(fixture.service.base, "GET", "/api/v1/items?limit=-1"),
+            400,
+            /querystring\/limit must be >= 1 \(got -1\)/,
+        );
         for (let i = 0; i < 3; i++) await post({ name: `item-${i}` });
         for (const [limit, expected] of [
             ["2", 2],
             ["02", 2],
             ["100", 3],
         ] as const) {
-            const res = await request(service.base, "GET", `/api/v1/items?limit=${limit}`);
+            const res = await request(fixture.service.base, "GET", `/api/v1/items?limit=${limit}`);
             assert.equal(res.status, 200, limit);
             assert.equal(res.body.items.length, expected, limit);
         }
@@ -84,7 +80,7 @@ describe("hostile input", function () {
         assert.equal(await count(), 0);
         const pair = await post('{"name":"\\ud83d\\ude42 and \\\\ud800 as text"}');
         assert.equal(pair.status, 201, JSON.stringify(pair.body));
-        assert.deepEqual(await query(databaseUrl, "SELECT name FROM items"), [{ name: "🙂 and \\ud800 as text" }]);
+        assert.deepEqual(await query(fixture.databaseUrl, "SELECT name FROM items"), [{ name: "🙂 and \\ud800 as text" }]);
     });
 
     it("refuses names made only of white space, control or zero-width characters", async function () {
@@ -105,16 +101,16 @@ describe("hostile input", function () {
     });
 
     it("answers Fastify's own errors as { error, message }: a bad percent-encoding, a path parameter too long", async function () {
-        const badEncoding = await request(service.base, "GET", "/api/v1/items/%ZZ");
+        const badEncoding = await request(fixture.service.base, "GET", "/api/v1/items/%ZZ");
         assert.deepEqual(badEncoding.body, { error: "Bad Request", message: "'/api/v1/items/%ZZ' is not a valid url component" });
         assert.ok(badEncoding.headers.get("x-request-id"));
-        const longParam = await request(service.base, "GET", `/api/v1/items/${"a".repeat(200)}`);
+        const longParam = await request(fixture.service.base, "GET", `/api/v1/items/${"a".repeat(200)}`);
         assert.equal(longParam.status, 414);
         assert.deepEqual(Object.keys(longParam.body).sort(), ["error", "message"]);
     });
 
     it("answers a method Node's HTTP parser does not know with 501 { error, message }", async function () {
-        const res = await request(service.base, "FOO", "/livez");
+        const res = await request(fixture.service.base, "FOO", "/livez");
         assert.equal(res.status, 501);
         assert.deepEqual(res.body, { error: "Not Implemented", message: "the request method FOO is not one this server implements" });
     });
@@ -123,7 +119,7 @@ describe("hostile input", function () {
         for (const id of [`urn:uuid:${UNKNOWN_ID}`, `{${UNKNOWN_ID}}`, UNKNOWN_ID.replace(/-/g, "")]) {
             for (const method of ["GET", "PATCH", "DELETE"]) {
                 const res = await request(
-                    service.base,
+                    fixture.service.base,
                     method,
                     `/api/v1/items/${encodeURIComponent(id)}`,
                     method === "PATCH" ? { name: "x" } : undefined,
@@ -131,7 +127,7 @@ describe("hostile input", function () {
                 assertRefused(res, 400, /^params\/id must match format "uuid"/);
             }
         }
-        const upper = await request(service.base, "GET", `/api/v1/items/${UNKNOWN_ID.toUpperCase()}`);
+        const upper = await request(fixture.service.base, "GET", `/api/v1/items/${UNKNOWN_ID.toUpperCase()}`);
         assert.equal(upper.status, 404);
     });
 });

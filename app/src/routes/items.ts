@@ -19,6 +19,11 @@ const itemRef = Type.Ref(Item);
 
 const missing = (id: string) => notFound(`item ${id} does not exist`);
 
+function found(item: Item | undefined, id: string): Item {
+    if (item === undefined) throw missing(id);
+    return item;
+}
+
 export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRoutesOptions> = async (app, { items, isSchemaReady }) => {
     app.addHook("onRequest", async () => {
         if (!isSchemaReady()) throw unavailable("the database schema is not ready yet; retry later");
@@ -58,11 +63,7 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRoutesOptions> = async 
     app.get(
         "/items/:id",
         { schema: { summary: "Get one item", params: ItemIdParams, response: { 200: itemRef, 404: error, ...errors } } },
-        async (request) => {
-            const item = await items.findById(request.params.id);
-            if (item === undefined) throw missing(request.params.id);
-            return item;
-        },
+        async (request) => found(await items.findById(request.params.id), request.params.id),
     );
 
     app.patch(
@@ -75,11 +76,7 @@ export const itemsRoutes: FastifyPluginAsyncTypebox<ItemsRoutesOptions> = async 
                 response: { 200: itemRef, 404: error, ...bodyErrors },
             },
         },
-        async (request) => {
-            const item = await items.update(request.params.id, request.body);
-            if (item === undefined) throw missing(request.params.id);
-            return item;
-        },
+        async (request) => found(await items.update(request.params.id, request.body), request.params.id),
     );
 
     app.delete(
