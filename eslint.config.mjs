@@ -44,14 +44,6 @@ const config = tseslint.config(
         files: ["app/**/*.ts"],
         rules: { "@typescript-eslint/require-await": "off" },
     },
-    {
-        // Pending, for app/ only: the app's refactor (issue 14, item 5) rewrites the code these flag (an
-        // async signal listener, one cast). Delete this block once that branch is merged.
-        files: ["app/**/*.ts"],
-        rules: {
-            "@typescript-eslint/no-misused-promises": "off",
-            "@typescript-eslint/no-unnecessary-type-assertion": "off",
-        },
     },
 );
 

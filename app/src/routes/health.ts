@@ -1,60 +1,63 @@
-import type { FastifyInstance } from 'fastify';
-import type { Pool } from 'pg';
-import type { AppState } from '../app';
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { unavailable } from "../http-error";
+import { ErrorBody } from "../schemas";
+import type { AppState } from "../state";
 
 export interface HealthRoutesOptions {
-  readonly pool: Pool;
-  readonly state: AppState;
+    readonly state: AppState;
+    /** The schema version recorded in the database. */
+    readonly schemaVersion: () => Promise<number>;
 }
 
 /** A readiness check must answer before the kubelet's probe timeout, even if the database hangs. */
 const READY_CHECK_TIMEOUT_MS = 2_000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from the database within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from the database within ${ms} ms`)), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOptions): Promise<void> {
-  const { pool, state } = options;
-  const unavailable = (message: string) => ({ error: 'Service Unavailable', message });
+const Live = Type.Object({ status: Type.Literal("ok") });
+const Ready = Type.Object({ status: Type.Literal("ready"), schemaVersion: Type.Integer() });
 
-  app.get(
-    '/livez',
-    { schema: { summary: 'Liveness: 200 while the process runs; never touches the database' } },
-    async () => ({
-      status: 'ok',
-    }),
-  );
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { state, schemaVersion }) => {
+    app.get(
+        "/livez",
+        {
+            schema: {
+                summary: "Liveness: 200 while the process runs; never touches the database",
+                response: { 200: Live },
+            },
+        },
+        async () => ({ status: "ok" as const }),
+    );
 
-  app.get(
-    '/readyz',
-    { schema: { summary: 'Readiness: 200 when the database answers and its schema is current, else 503' } },
-    async (request, reply) => {
-      if (state.shuttingDown) return reply.code(503).send(unavailable('shutting down'));
-      if (!state.schemaReady) return reply.code(503).send(unavailable('database migrations have not completed yet'));
-      try {
-        const { rows } = await withTimeout(
-          pool.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM schema_migrations'),
-          READY_CHECK_TIMEOUT_MS,
-        );
-        if (rows[0].version < state.requiredSchemaVersion) {
-          return reply
-            .code(503)
-            .send(
-              unavailable(
-                `database schema is at version ${rows[0].version}, this release needs ${state.requiredSchemaVersion}`,
-              ),
-            );
-        }
-        return { status: 'ready', schemaVersion: rows[0].version };
-      } catch (err) {
-        request.log.warn({ err: { message: (err as Error).message } }, 'readiness check failed');
-        return reply.code(503).send(unavailable('the database is unreachable'));
-      }
-    },
-  );
-}
+    app.get(
+        "/readyz",
+        {
+            schema: {
+                summary: "Readiness: 200 when the database answers and its schema is current, else 503",
+                response: { 200: Ready, 503: Type.Ref(ErrorBody) },
+            },
+        },
+        async (request) => {
+            if (state.shuttingDown) throw unavailable("shutting down");
+            if (!state.schemaReady) throw unavailable("database migrations have not completed yet");
+            let version: number;
+            try {
+                version = await withTimeout(schemaVersion(), READY_CHECK_TIMEOUT_MS);
+            } catch (err) {
+                request.log.warn({ err: { message: (err as Error).message } }, "readiness check failed");
+                throw unavailable("the database is unreachable");
+            }
+            if (version < state.requiredSchemaVersion) {
+                throw unavailable(`database schema is at version ${version}, this release needs ${state.requiredSchemaVersion}`);
+            }
+            return { status: "ready" as const, schemaVersion: version };
+        },
+    );
+};
