@@ -44,7 +44,6 @@ const config = tseslint.config(
         files: ["app/**/*.ts"],
         rules: { "@typescript-eslint/require-await": "off" },
     },
-    },
 );
 
 // Patterns stay relative to this folder even when a package runs this config from its own folder
