@@ -82,8 +82,13 @@ func (h *host) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumirpc.Langu
 		env = append(env, packEnv...)
 	}
 
-	// The plugin's own folder, not the engine's: a policy pack reads its package.json from there.
-	cmd, done := h.nodeCommand(ctx, dir, args, env, stdout, stderr)
+	// As upstream: a policy pack runs in its own folder (it reads its package.json from there), any
+	// other plugin in the engine's working directory.
+	cwd := dir
+	if !policyPack && req.GetPwd() != "" {
+		cwd = req.GetPwd()
+	}
+	cmd, done := h.nodeCommand(ctx, cwd, args, env, stdout, stderr)
 	defer done()
 	if proxy != nil {
 		if err = cmd.Start(); err == nil {
