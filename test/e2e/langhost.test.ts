@@ -119,6 +119,25 @@ export const title = process.title;
             }
         });
 
+        it("a program out of heap is told to raise it with nodeargs", async () => {
+            const p = new ScratchProject("oom", {
+                "program/Pulumi.yaml": project(`  options:\n    typescript: false\n    nodeargs: --max-old-space-size=64\n`),
+                "program/index.js": `const chunks = [];
+for (;;) {
+    chunks.push(new Array(1e6).fill(Math.random()));
+}
+`,
+            });
+            try {
+                await p.init();
+                const run = await p.run(["preview"]);
+                assert.notStrictEqual(run.code, 0);
+                assert.match(run.output, /node ran out of memory; give it more heap with the runtime option in Pulumi\.yaml/);
+            } finally {
+                p.remove();
+            }
+        });
+
         it("a runtime option of the wrong type is refused with the key, the value and what is allowed", async () => {
             const p = new ScratchProject("bad-option", {
                 "program/Pulumi.yaml": project(`  options:\n    nodeargs: 5\n`),

@@ -89,3 +89,24 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func TestOOMWatcherFindsAMarkerSplitAcrossWrites(t *testing.T) {
+	var out bytes.Buffer
+	w := &oomWatcher{out: &out}
+	for _, chunk := range []string{"some output\nFATAL ERROR: Reached heap limit Allocation failed - JavaScript he", "ap out of memory\n"} {
+		if _, err := w.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !w.outOfMemory() {
+		t.Fatal("the split marker was not found")
+	}
+	if !strings.Contains(out.String(), "JavaScript heap out of memory") {
+		t.Fatalf("stderr was not passed through: %q", out.String())
+	}
+	quiet := &oomWatcher{out: &out}
+	_, _ = quiet.Write([]byte("Error: something else\n"))
+	if quiet.outOfMemory() {
+		t.Fatal("an ordinary error was taken for running out of memory")
+	}
+}

@@ -31,8 +31,9 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 		return nil, err
 	}
 
+	stderr := &oomWatcher{out: os.Stderr}
 	cmd, done := h.nodeCommand(ctx, dir, runArgs(req, opts, runScript, h.engineAddress, h.tracing), env,
-		os.Stdout, os.Stderr)
+		os.Stdout, stderr)
 	defer done()
 	err = cmd.Run()
 	var exitErr *exec.ExitError
@@ -44,9 +45,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	case errors.As(err, &exitErr) && exitErr.ExitCode() == exitCodeUserActionable:
 		return &pulumirpc.RunResponse{Bail: true}, nil
 	case errors.As(err, &exitErr):
-		return &pulumirpc.RunResponse{
-			Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode()),
-		}, nil
+		message := fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode())
+		if stderr.outOfMemory() {
+			message += ". " + oomHint
+		}
+		return &pulumirpc.RunResponse{Error: message}, nil
 	default:
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not run node: %v", err)}, nil
 	}
