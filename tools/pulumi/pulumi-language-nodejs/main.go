@@ -6,7 +6,8 @@
 //
 //   - Run (run.go): starts `node [nodeargs] <@pulumi/pulumi>/cmd/run` in the program directory with the
 //     flags and environment that the SDK's run entry point reads; node's output goes through pipes;
-//     a cancel interrupts node and gives it a grace period before it is killed.
+//     a cancel interrupts node and gives it a grace period before it is killed; running out of heap
+//     is reported with the runtime option that fixes it (oom.go).
 //   - RunPlugin (plugin.go): policy packs through run-policy-pack, told the stack, project,
 //     organization, dry-run flag and config through the SDK's policy proxy; other plugins through
 //     run-plugin.
