@@ -1,6 +1,7 @@
-// Which rules apply to which stack. The engine tells a policy pack its stack name (pulumi.getStack());
-// policy config can override it, so an end-to-end stack with a throwaway name can still be checked
-// as `prod` (see policy/config/*.json).
+// Which rules apply to which stack. The engine tells a policy pack its stack name (pulumi.getStack(),
+// also through this project's own language host), so `dev` and `prod` need no policy config. A stack
+// with another name is checked as dev unless `prodStacks` lists it or `environment` says prod; a pack
+// that is told no stack name at all applies the prod rules rather than silently skipping them.
 import * as pulumi from "@pulumi/pulumi";
 import { PolicyConfigSchema } from "@pulumi/policy";
 
@@ -40,6 +41,9 @@ export function currentStack(): string {
 export function isProd(config: EnvironmentConfig, stack: string = currentStack()): boolean {
     if (config.environment) {
         return config.environment === "prod";
+    }
+    if (stack === "") {
+        return true;
     }
     return (config.prodStacks ?? ["prod"]).includes(stack);
 }

@@ -299,4 +299,9 @@ describe("loadbalancer-allowed", () => {
         assert.strictEqual(isProd({ prodStacks: ["e2e-prod"] }, "e2e-prod"), true);
         assert.strictEqual(isProd({ environment: "dev" }, "prod"), false);
     });
+
+    it("applies the prod rules when the stack name is unknown and no environment is configured", () => {
+        assert.strictEqual(isProd({}, ""), true);
+        assert.strictEqual(isProd({ environment: "dev" }, ""), false);
+    });
 });

@@ -9,13 +9,8 @@ import { failure, preview, ProjectCopy, projectRoot } from "./engine";
 
 const policyPack = path.join(projectRoot, "policy");
 
-/**
- * The pack cannot learn the stack name when the engine runs it through a language host, so each
- * run names its environment with the pack's committed config file, as a user would.
- */
-function policyOptions(environment: "dev" | "prod") {
-    return { policyPacks: [policyPack], policyPackConfigs: [path.join(policyPack, "config", `${environment}.json`)] };
-}
+/** No --policy-pack-config: the pack learns the stack name (and so dev or prod) from the engine. */
+const policyOptions = { policyPacks: [policyPack] };
 
 function overrides(copy: ProjectCopy): Record<string, string> {
     return {
@@ -33,7 +28,7 @@ describe("policy pack through the real engine", function () {
             const copy = new ProjectCopy(`policy-${stackName}`);
             try {
                 const stack = await copy.stack(stackName, stackName, overrides(copy));
-                const run = await preview(stack, policyOptions(stackName));
+                const run = await preview(stack, policyOptions);
                 assert.doesNotMatch(run.output, /violation/i);
                 assert.ok(run.steps.length > 10, "the preview planned the stack");
             } finally {
@@ -41,6 +36,18 @@ describe("policy pack through the real engine", function () {
             }
         });
     }
+
+    it("holds a stack named prod to the prod rules by its name alone, even with dev's settings", async () => {
+        const copy = new ProjectCopy("policy-stack-name");
+        try {
+            const stack = await copy.stack("prod", "dev", overrides(copy));
+            const message = await failure(() => preview(stack, policyOptions));
+            assert.match(message, /prod-api-replicas/);
+            assert.match(message, /prod-protect-state/);
+        } finally {
+            copy.remove();
+        }
+    });
 
     const weakened: { title: string; file: string; from: string; to: string; policy: string }[] = [
         {
@@ -71,7 +78,7 @@ describe("policy pack through the real engine", function () {
             try {
                 copy.patch(variant.file, variant.from, variant.to);
                 const stack = await copy.stack("prod", "prod", overrides(copy));
-                const message = await failure(() => preview(stack, policyOptions("prod")));
+                const message = await failure(() => preview(stack, policyOptions));
                 assert.match(message, new RegExp(variant.policy));
                 assert.match(message, /mandatory/);
             } finally {
