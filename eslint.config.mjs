@@ -2,7 +2,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-    { ignores: ["eslint.config.mjs", "node_modules/", "bin/", "app/", "policy/", ".pulumi-local/", ".local-cluster/"] },
+    { ignores: ["eslint.config.mjs", "node_modules/", "bin/", "app/", "policy/", ".pulumi-local/", ".local-cluster/", ".docker-engine/"] },
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

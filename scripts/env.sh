@@ -32,3 +32,12 @@ fi
 # Local cluster (scripts/cluster.sh): data and kubeconfig inside the checkout.
 export API_STACK_CLUSTER_DIR="$API_STACK_ROOT/.local-cluster"
 export API_STACK_KUBECONFIG="$API_STACK_CLUSTER_DIR/kubeconfig"
+
+# Docker engine (scripts/docker.sh): when this checkout runs its own dockerd, the project's scripts
+# talk to it; otherwise DOCKER_HOST stays as the user set it (or Docker's default socket).
+export API_STACK_DOCKER_DIR="$API_STACK_ROOT/.docker-engine"
+if [ -S "$API_STACK_DOCKER_DIR/docker.sock" ]; then
+  export DOCKER_HOST="unix://$API_STACK_DOCKER_DIR/docker.sock"
+fi
+# The classic builder: BuildKit would pull its frontend and helper images from a registry.
+export DOCKER_BUILDKIT=0
