@@ -41,3 +41,10 @@ if [ -S "$API_STACK_DOCKER_DIR/docker.sock" ]; then
 fi
 # The classic builder: BuildKit would pull its frontend and helper images from a registry.
 export DOCKER_BUILDKIT=0
+# Base images made by scripts/images-base.sh when the official ones cannot be pulled (NODE_IMAGE,
+# POSTGRES_IMAGE), unless the user chose others.
+if [ -f "$API_STACK_DOCKER_DIR/base-images.env" ]; then
+  while IFS='=' read -r name value; do
+    [ -n "${!name:-}" ] || export "$name=$value"
+  done <"$API_STACK_DOCKER_DIR/base-images.env"
+fi
