@@ -42,6 +42,9 @@ say() { printf 'images: [%3ss] %s\n' "$((SECONDS - start))" "$*" >&2; }
 
 docker info >/dev/null 2>&1 || die "no Docker engine answers" "run 'npm run docker:up' first"
 
+# After a rebuild under the same tag, the image it replaced is left untagged: remove it (unless in use).
+drop_replaced() { [ -z "$1" ] || [ "$1" = "$(docker image inspect --format '{{.Id}}' "$2")" ] || docker rmi "$1" >/dev/null 2>&1 || true; }
+
 # The image's recipe hash, or nothing when the image is absent.
 recipe_of() { docker image inspect --format '{{index .Config.Labels "api-stack.recipe"}}' "$1" 2>/dev/null || true; }
 
@@ -85,7 +88,7 @@ fetch_npm_package() { # name version dir: unpacks the registry's tarball of the 
 }
 
 node_image() {
-  local official="node:$node_version-bookworm-slim" ref="api-stack/node-standin:$node_version-$suite" recipe dir rootfs
+  local official="node:$node_version-bookworm-slim" ref="api-stack/node-standin:$node_version-$suite" recipe dir rootfs replaced
   if docker image inspect "$official" >/dev/null 2>&1 || timeout 60 docker pull -q "$official" >>"$log" 2>&1; then
     echo "$official"; return
   fi
@@ -94,6 +97,7 @@ node_image() {
     say "$ref is up to date"; echo "$ref"; return
   fi
   say "building $ref (stand-in for $official)"
+  replaced=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)
   rootfs=$(rootfs_tar)
   dir=$(mktemp -d "$cache/node.XXXXXX")
   tar -C "$dir" -xf "$rootfs"
@@ -122,12 +126,13 @@ node_image() {
     --change "LABEL org.opencontainers.image.version=$node_version" \
     - "$ref" >>"$log" || { rm -rf "$dir"; die "docker import of $ref failed" "read $log"; }
   rm -rf "$dir"
+  drop_replaced "$replaced" "$ref"
   say "built $ref: $(docker image inspect --format '{{.Size}}' "$ref" | awk '{ printf "%d MB", $1 / 1e6 }')"
   echo "$ref"
 }
 
 postgres_image() {
-  local dir recipe version ref rootfs
+  local dir recipe version ref rootfs replaced
   recipe=$( (echo "$suite"; sed -n '/^postgres_image()/,/^}/p;/^trim()/,/^}/p' "$0"; cat images/postgres/*) | sha256sum | cut -c1-16)
   # Reuse the image when its recipe matches; its tag is the version it was built with.
   ref=$(docker image ls --filter "label=api-stack.recipe=$recipe" --format '{{.Repository}}:{{.Tag}}' api-stack/postgres-standin | head -n1)
@@ -158,12 +163,13 @@ postgres_image() {
   version=$(chroot "$dir" dpkg-query -W -f '${Version}' postgresql-15)
   umount "$dir/proc"
   rm -f "$dir/usr/sbin/policy-rc.d" "$dir/etc/resolv.conf" "$dir/etc/apt/sources.list"
-  install -d -o 999 -g 999 -m 2775 "$dir/var/run/postgresql"
+  install -d -o 999 -g 999 -m 3777 "$dir/run/postgresql" # as the official image; /var/run links to /run: never follow it out of $dir
   install -d -o 999 -g 999 -m 700 "$dir/var/lib/postgresql/data"
   install -m 755 images/postgres/docker-entrypoint.sh "$dir/usr/local/bin/docker-entrypoint.sh"
   trim "$dir"
   # Debian's version as the tag: 15.20-0+deb12u1 gives 15.20-deb12u1, a tag postgresVersion accepts.
   ref="api-stack/postgres-standin:${version%%-*}-${version##*+}"
+  replaced=$(docker image inspect --format '{{.Id}}' "$ref" 2>/dev/null || true)
   tar -C "$dir" -c . | docker import \
     --change 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV PGDATA=/var/lib/postgresql/data' \
@@ -179,6 +185,7 @@ postgres_image() {
     - "$ref" >>"$log" || die "docker import of $ref failed" "read $log"
   trap - EXIT
   rm -rf "$dir"
+  drop_replaced "$replaced" "$ref"
   say "built $ref: $(docker image inspect --format '{{.Size}}' "$ref" | awk '{ printf "%d MB", $1 / 1e6 }')"
   echo "$ref"
 }
