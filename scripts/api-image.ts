@@ -61,19 +61,20 @@ export interface BuildResult {
 }
 
 /**
- * Runs `docker build` of app/ (classic builder: BuildKit would pull its frontend image). A failing
- * build throws with the build's output, which names the failing step.
+ * Runs `docker build` of app/, or of a copy of it (classic builder: BuildKit would pull its frontend
+ * image). A failing build throws naming the failing step, followed by the build's output.
  */
-export function dockerBuild(ref: string, extraArgs: string[] = []): BuildResult {
+export function dockerBuild(ref: string, extraArgs: string[] = [], context = appDir): BuildResult {
     const started = Date.now();
-    const build = spawnSync("docker", ["build", "-t", ref, ...nodeImageBuildArgs(), ...extraArgs, appDir], {
+    const build = spawnSync("docker", ["build", "-t", ref, ...nodeImageBuildArgs(), ...extraArgs, context], {
         env: { ...process.env, DOCKER_BUILDKIT: "0" },
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,
     });
     const log = `${build.stdout}${build.stderr}`;
     if (build.status !== 0) {
-        throw new Error(`docker build of ${appDir} failed (exit ${build.status}):\n${log}`);
+        const step = log.match(/^Step \d+\/\d+ : .*$/gm)?.pop() ?? "(before the first step)";
+        throw new Error(`docker build of ${context} failed at ${step} (exit ${build.status}):\n${log}`);
     }
     return { ref, seconds: (Date.now() - started) / 1000, log };
 }
