@@ -4,8 +4,9 @@
  * program its tag, so what is built here is what the stacks deploy. An image already built from the
  * same content is kept as it is; otherwise the layer cache makes a rebuild quick.
  *
- * Usage: ts-node scripts/api-image.ts [--print-ref]
- *   --print-ref   print the reference only, build nothing.
+ * Usage: ts-node scripts/api-image.ts [--print-ref | --print-extra-ca]
+ *   --print-ref        print the reference only, build nothing.
+ *   --print-extra-ca   print the CA certificates a build needs besides Node's own (see extraCaCerts).
  * Prints the image reference on stdout; the build's own output goes to stderr.
  */
 import * as crypto from "crypto";
@@ -85,7 +86,9 @@ function imageExists(ref: string): boolean {
 
 if (require.main === module) {
     const ref = apiImageRef();
-    if (process.argv.includes("--print-ref")) {
+    if (process.argv.includes("--print-extra-ca")) {
+        console.log(extraCaCerts());
+    } else if (process.argv.includes("--print-ref")) {
         console.log(ref);
     } else if (imageExists(ref)) {
         console.error(`api-image: ${ref} is already built from this content`);

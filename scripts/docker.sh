@@ -4,6 +4,7 @@
 # Usage: scripts/docker.sh <command>
 #   up       reuse the engine that `docker info` reaches; otherwise install Debian's docker.io if it is
 #            missing and start dockerd with its data, pid file and socket in .docker-engine/; idempotent.
+#            Also makes `docker compose` ready (scripts/compose-tool.sh).
 #   down     stop the dockerd that `up` started (by its recorded pid) and remove the bridges and
 #            iptables rules it added; an engine that `up` only reused is left alone. Safe to run twice.
 #   status   say which engine the project's scripts use; exits 1 when none answers.
@@ -13,7 +14,7 @@
 # bridge (apistack0) and address pool keep it apart from any other engine on the host.
 set -euo pipefail
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "docker: $1" >&2; [ -z "${2:-}" ] || echo "docker: next: $2" >&2; exit "${3:-1}"; }
 usage_error() { echo "docker: $1" >&2; echo "docker: see 'scripts/docker.sh --help'" >&2; exit 2; }
 
@@ -55,6 +56,16 @@ our_rules() {
   iptables-save -t "$table" 2>/dev/null | grep -E -- "^-A .*(-i|-o) ($pattern)( |$)" | sed 's/^-A /-D /' || true
 }
 
+# What builds need besides the engine: `docker compose`, and the CA of a TLS-inspecting proxy if the host
+# trusts one (scripts/env.sh exports it as EXTRA_CA_CERTS for app/Dockerfile and docker-compose.yml).
+finish_up() {
+  if [ -d "$API_STACK_ROOT/node_modules/ts-node" ]; then
+    mkdir -p "$dir"
+    (cd "$API_STACK_ROOT" && node -r ts-node/register/transpile-only scripts/api-image.ts --print-extra-ca) >"$dir/extra-ca.pem"
+  fi
+  bash "$API_STACK_ROOT/scripts/compose-tool.sh"
+}
+
 case "$command" in
   status)
     if engine_answers; then
@@ -73,6 +84,7 @@ case "$command" in
   up)
     if engine_answers; then
       say "an engine already answers (DOCKER_HOST=${DOCKER_HOST:-default}): reusing it"
+      finish_up
       exit 0
     fi
     # Another engine serving our socket is reused above; a dead socket file is only a leftover.
@@ -109,6 +121,7 @@ case "$command" in
     done
     engine_answers "unix://$socket" || die "dockerd did not answer on $socket within 60s" "read $dir/dockerd.log, then 'npm run docker:down'"
     say "dockerd $(docker -H "unix://$socket" info --format '{{.ServerVersion}}') is up; scripts use DOCKER_HOST=unix://$socket"
+    finish_up
     ;;
 
   down)

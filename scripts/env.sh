@@ -48,3 +48,13 @@ if [ -f "$API_STACK_DOCKER_DIR/base-images.env" ]; then
     [ -n "${!name:-}" ] || export "$name=$value"
   done <"$API_STACK_DOCKER_DIR/base-images.env"
 fi
+# `docker compose` built by scripts/compose-tool.sh, as a CLI plugin of the docker CLI, unless the user
+# keeps a docker config of their own.
+if [ -z "${DOCKER_CONFIG:-}" ] && [ -x "$API_STACK_CACHE/docker-config/cli-plugins/docker-compose" ]; then
+  export DOCKER_CONFIG="$API_STACK_CACHE/docker-config"
+fi
+# The CA of a TLS-inspecting proxy, for builds that reach a package registry (written by docker.sh up).
+if [ -z "${EXTRA_CA_CERTS+set}" ] && [ -s "$API_STACK_DOCKER_DIR/extra-ca.pem" ]; then
+  EXTRA_CA_CERTS="$(cat "$API_STACK_DOCKER_DIR/extra-ca.pem")"
+  export EXTRA_CA_CERTS
+fi
