@@ -17,7 +17,6 @@ esac
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-version=$(sed -nE 's#^\s*github.com/docker/compose/v2 (v[0-9.]+).*#\1#p' "$API_STACK_ROOT/tools/compose/go.mod")
 plugin_dir="$API_STACK_CACHE/docker-config/cli-plugins"
 log="$API_STACK_CACHE/logs/compose.log"
 say() { echo "compose-tool: $*" >&2; }
@@ -26,6 +25,7 @@ if docker compose version --short 2>/dev/null | grep -q '^v\{0,1\}2\.'; then
   say "docker compose $(docker compose version --short) is ready"
   exit 0
 fi
+version=$(sed -nE 's#^\s*github.com/docker/compose/v2 (v[0-9.]+).*#\1#p' "$API_STACK_ROOT/tools/compose/go.mod")
 type -P go >/dev/null || { say "Go is needed to build docker compose $version; install Go 1.26, then rerun"; exit 1; }
 mkdir -p "$plugin_dir" "$(dirname "$log")"
 say "building docker compose $version from its Go module (minutes on a cold Go cache; log: $log)"

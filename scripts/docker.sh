@@ -93,6 +93,16 @@ case "$command" in
         "read $dir/dockerd.log, then 'npm run docker:down' and up again"
       rm -f "$socket"
     fi
+    # Another checkout of this project may run its engine on our bridge already: share it rather than fight
+    # over the bridge and Docker's iptables chains. A link to its socket is all that is ours to remove.
+    other=$(pgrep -a -x dockerd | grep -- "--bridge $bridge " | sed -nE 's#.*--host unix://([^ ]+).*#\1#p' | head -n1 || true)
+    if [ -n "$other" ] && engine_answers "unix://$other"; then
+      mkdir -p "$dir"
+      ln -sfn "$other" "$socket"
+      say "reusing the engine of another checkout of this project ($other)"
+      finish_up
+      exit 0
+    fi
     if ! type -P dockerd >/dev/null; then
       [ "$(id -u)" = 0 ] || die "dockerd is not installed and installing it needs root" "run 'apt-get install docker.io' as root, then rerun"
       say "installing Debian's docker.io (apt-get)"
@@ -126,6 +136,16 @@ case "$command" in
 
   down)
     if ! pid=$(our_pid); then
+      # A link to another engine's socket is ours; that engine and its socket are not.
+      if [ -L "$socket" ]; then
+        rm -f "$socket"
+        say "no dockerd started by this checkout is running; the engine it reused stays up"
+        exit 0
+      fi
+      if [ -S "$socket" ] && engine_answers "unix://$socket"; then
+        say "no dockerd started by this checkout is running; the engine on $socket stays up"
+        exit 0
+      fi
       say "no dockerd started by this checkout is running"
     else
       # Bridges of the networks our engine made (compose's), named br-<first 12 of the id>.

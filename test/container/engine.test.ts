@@ -1,0 +1,57 @@
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { projectRoot } from "../unit/harness";
+import { dockerStatus } from "./docker";
+
+/**
+ * scripts/docker.sh against an engine it did not start: a checkout whose socket path is already served
+ * by another engine reuses it and never stops it.
+ */
+
+function dockerScript(checkout: string, command: string): { status: number | null; output: string } {
+    const env = { ...process.env };
+    delete env.DOCKER_HOST;
+    const result = spawnSync("bash", [path.join(checkout, "scripts", "docker.sh"), command], { cwd: checkout, env, encoding: "utf8" });
+    return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+describe("engine: scripts/docker.sh reuses an engine it did not start", function () {
+    this.timeout(2 * 60 * 1000);
+    const checkout = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-engine-"));
+
+    before(() => {
+        const host = process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+        assert.ok(host.startsWith("unix://"), `the engine under test listens on a unix socket, not ${host}`);
+        fs.mkdirSync(path.join(checkout, "scripts"));
+        for (const script of ["docker.sh", "env.sh", "compose-tool.sh"]) {
+            fs.copyFileSync(path.join(projectRoot, "scripts", script), path.join(checkout, "scripts", script));
+        }
+        // Another engine already serves the socket path of this checkout.
+        fs.mkdirSync(path.join(checkout, ".docker-engine"));
+        fs.symlinkSync(host.slice("unix://".length), path.join(checkout, ".docker-engine", "docker.sock"));
+    });
+
+    after(() => fs.rmSync(checkout, { recursive: true, force: true }));
+
+    it("up reuses it, status says it is not ours, and down leaves it running", () => {
+        const up = dockerScript(checkout, "up");
+        assert.strictEqual(up.status, 0, up.output);
+        assert.match(up.output, /reusing it/);
+        assert.ok(!fs.existsSync(path.join(checkout, ".docker-engine", "dockerd.pid")), "no dockerd of its own");
+        const status = dockerScript(checkout, "status");
+        assert.match(status.output, /reused \(not started by this checkout\)/);
+        const down = dockerScript(checkout, "down");
+        assert.strictEqual(down.status, 0, down.output);
+        assert.match(down.output, /no dockerd started by this checkout/);
+        assert.strictEqual(dockerStatus("info").status, 0, "the other engine still answers");
+    });
+
+    it("refuses an unknown command with exit 2, naming it", () => {
+        const result = dockerScript(checkout, "restart");
+        assert.strictEqual(result.status, 2);
+        assert.match(result.output, /unknown command 'restart' \(allowed: up, down, status\)/);
+    });
+});
