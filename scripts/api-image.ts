@@ -44,7 +44,10 @@ export function extraCaCerts(): string {
 }
 
 function fingerprint(pem: string): string {
-    return crypto.createHash("sha256").update(pem.replace(/-----[A-Z ]+-----|\s/g, "")).digest("hex");
+    return crypto
+        .createHash("sha256")
+        .update(pem.replace(/-----[A-Z ]+-----|\s/g, ""))
+        .digest("hex");
 }
 
 /** The Node.js base: NODE_IMAGE when set (a stand-in from scripts/images-base.sh), else the Dockerfile's default. */
@@ -67,7 +70,7 @@ export interface BuildResult {
  */
 export function dockerBuild(ref: string, extraArgs: string[] = [], context = appDir): BuildResult {
     const started = Date.now();
-    const build = spawnSync("docker", ["build", "-t", ref, ...nodeImageBuildArgs(), ...extraArgs, context], {
+    const build = spawnSync("docker", ["build", "--force-rm", "-t", ref, ...nodeImageBuildArgs(), ...extraArgs, context], {
         env: { ...process.env, DOCKER_BUILDKIT: "0" },
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,

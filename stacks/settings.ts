@@ -150,7 +150,7 @@ const fields = {
     apiAutoscalingMaxReplicas: integer(1, 1000),
     apiAutoscalingTargetCpuPercent: integer(1, 100),
     postgresImageRepository: required("an image name without tag, e.g. postgres or mirror.example.com/library/postgres").regex(
-        /^[a-z0-9]+([._\-/:][a-z0-9]+)*$/,
+        /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/,
         "allowed: an image name without tag, e.g. postgres or mirror.example.com/library/postgres",
     ),
     postgresVersion: required("a postgres image tag such as 15 or 15.10").regex(

@@ -141,7 +141,7 @@ describe("container: the API image built from app/ and run as its Deployment say
         const tags = docker("image", "ls", "--format", "{{.Tag}}", ref.slice(0, ref.lastIndexOf(":"))).split("\n");
         assert.ok(!tags.includes("latest"), `no latest tag among ${tags.join(", ")}`);
         const size = imageSizeMb(ref);
-        
+
         // The issue's target is 200 MB; the Node.js bookworm-slim base alone is 212 MB (bin/node 121 MB, npm 19 MB),
         // so this guards against growth instead: the app's own layers must stay small.
         const baseSize = imageSizeMb(process.env.NODE_IMAGE ?? "");
@@ -155,7 +155,11 @@ describe("container: the API image built from app/ and run as its Deployment say
         const password = `pw-${suffix}-${Date.now()}`;
         const pgSecretPath = postgres.env.POSTGRES_PASSWORD_FILE;
         const pgSecretDir = secretFolder(postgres, path.dirname(pgSecretPath), { password });
-        const pgFlags = dockerRunFlags(postgres, { [path.dirname(pgSecretPath)]: pgSecretDir }, { [postgres.persistent[0].volume]: pgVolume });
+        const pgFlags = dockerRunFlags(
+            postgres,
+            { [path.dirname(pgSecretPath)]: pgSecretDir },
+            { [postgres.persistent[0].volume]: pgVolume },
+        );
         docker("run", "-d", "--name", pgName, "--network", network, ...pgFlags, process.env.POSTGRES_IMAGE ?? "");
         await until("the PostgreSQL readiness probe passes", 120, () => execProbe(pgName, postgres.readinessProbe));
         assert.ok(execProbe(pgName, postgres.livenessProbe), "the PostgreSQL liveness probe passes");
@@ -218,7 +222,14 @@ describe("container: the API image built from app/ and run as its Deployment say
         await until(
             "the lock is held",
             10,
-            () => docker("exec", pgName, ...psql, "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'items'::regclass", "-tA") === "1",
+            () =>
+                docker(
+                    "exec",
+                    pgName,
+                    ...psql,
+                    "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND relation = 'items'::regclass",
+                    "-tA",
+                ) === "1",
         );
         const inFlight = Array.from({ length: 8 }, (_, index) =>
             fetch(`${origin}/api/v1/items`, {

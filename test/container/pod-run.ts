@@ -79,7 +79,9 @@ export function containerRun(pod: any): ContainerRun {
         scratch,
         secrets,
         persistent,
-        ports: Object.fromEntries((container.ports ?? []).map((port: { name: string; containerPort: number }) => [port.name, port.containerPort])),
+        ports: Object.fromEntries(
+            (container.ports ?? []).map((port: { name: string; containerPort: number }) => [port.name, port.containerPort]),
+        ),
         command: container.command,
         startupProbe: container.startupProbe,
         readinessProbe: container.readinessProbe,
