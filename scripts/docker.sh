@@ -4,7 +4,7 @@
 # Usage: scripts/docker.sh <command>
 #   up       reuse the engine that `docker info` reaches; otherwise install Debian's docker.io if it is
 #            missing and start dockerd with its data, pid file and socket in .docker-engine/; idempotent.
-#            Also makes `docker compose` ready (scripts/compose-tool.sh).
+#            (`npm run docker:up` also makes `docker compose` ready: scripts/compose-tool.sh.)
 #   down     stop the dockerd that `up` started (by its recorded pid) and remove the bridges and
 #            iptables rules it added; an engine that `up` only reused is left alone. Safe to run twice.
 #   status   say which engine the project's scripts use; exits 1 when none answers.
@@ -56,14 +56,13 @@ our_rules() {
   iptables-save -t "$table" 2>/dev/null | grep -E -- "^-A .*(-i|-o) ($pattern)( |$)" | sed 's/^-A /-D /' || true
 }
 
-# What builds need besides the engine: `docker compose`, and the CA of a TLS-inspecting proxy if the host
-# trusts one (scripts/env.sh exports it as EXTRA_CA_CERTS for app/Dockerfile and docker-compose.yml).
+# What builds need besides the engine: the CA of a TLS-inspecting proxy if the host trusts one
+# (scripts/env.sh exports it as EXTRA_CA_CERTS for app/Dockerfile and docker-compose.yml).
 finish_up() {
   if [ -d "$API_STACK_ROOT/node_modules/ts-node" ]; then
     mkdir -p "$dir"
     (cd "$API_STACK_ROOT" && node -r ts-node/register/transpile-only scripts/api-image.ts --print-extra-ca) >"$dir/extra-ca.pem"
   fi
-  bash "$API_STACK_ROOT/scripts/compose-tool.sh"
 }
 
 case "$command" in

@@ -19,9 +19,15 @@ fi
 stop_engine() { if $started_engine; then bash "$root/scripts/docker.sh" down; fi; }
 trap stop_engine EXIT
 
+# The compose plugin builds (minutes, once) while the base images are made.
+bash "$root/scripts/compose-tool.sh" &
+compose_tool=$!
 # shellcheck source=scripts/env.sh
 . "$root/scripts/env.sh"
 base_images="$(bash "$root/scripts/images-base.sh")"
 eval "export ${base_images//$'\n'/ }"
+wait "$compose_tool" || { echo "test-container: docker compose is not ready (see above)" >&2; exit 1; }
+# A plugin built just now: env.sh points the docker CLI at it.
+. "$root/scripts/env.sh"
 cd "$root"
 mocha --timeout 1200000 "${@:-test/container/*.test.ts}"

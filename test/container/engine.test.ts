@@ -27,7 +27,7 @@ describe("engine: scripts/docker.sh reuses an engine it did not start", function
         assert.ok(host.startsWith("unix://"), `the engine under test listens on a unix socket, not ${host}`);
         assert.ok(fs.existsSync(host.slice("unix://".length)), `${host} exists (run through scripts/test-container.sh)`);
         fs.mkdirSync(path.join(checkout, "scripts"));
-        for (const script of ["docker.sh", "env.sh", "compose-tool.sh"]) {
+        for (const script of ["docker.sh", "env.sh"]) {
             fs.copyFileSync(path.join(projectRoot, "scripts", script), path.join(checkout, "scripts", script));
         }
         // Another engine already serves the socket path of this checkout.
