@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 // (policy/). `npm run lint` runs it from the root; each file is type-checked with its own package's
 // tsconfig.json (projectService), and Prettier's one style is .prettierrc.json.
 const config = tseslint.config(
-    { ignores: ["**/node_modules/", "bin/", "app/dist/", ".pulumi-local/", ".local-cluster/", "**/*.mjs"] },
+    { ignores: ["**/node_modules/", "bin/", "app/dist/", ".pulumi-local/", ".local-cluster/", ".docker-engine/", "**/*.mjs"] },
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -37,6 +37,7 @@ const image =
 const database = new Postgres("postgres", {
     namespace,
     instance,
+    imageRepository: settings.postgres.imageRepository,
     version: settings.postgres.version,
     imageDigest: settings.postgres.imageDigest,
     storageSize: settings.postgres.storageSize,

@@ -12,7 +12,9 @@ export interface PostgresArgs {
     readonly namespace: pulumi.Input<string>;
     /** `app.kubernetes.io/instance` of the database objects, usually the stack name. */
     readonly instance: string;
-    /** Tag of the official `postgres` image. @default "15" */
+    /** Image name without tag: the official `postgres`, a mirror of it, or a stand-in keeping its contract. @default "postgres" */
+    readonly imageRepository?: string;
+    /** Tag of the image. @default "15" */
     readonly version?: string;
     /** Digest (`sha256:...`) to pin the image by; the tag alone when omitted. */
     readonly imageDigest?: string;
@@ -143,7 +145,7 @@ export class Postgres extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: "postgres",
-                                    image: `postgres:${args.version ?? "15"}${args.imageDigest ? `@${args.imageDigest}` : ""}`,
+                                    image: `${args.imageRepository ?? "postgres"}:${args.version ?? "15"}${args.imageDigest ? `@${args.imageDigest}` : ""}`,
                                     imagePullPolicy: "IfNotPresent",
                                     ports: [{ name: "postgres", containerPort: port, protocol: "TCP" }],
                                     env: [

@@ -11,8 +11,10 @@
 # and then, when Pulumi.<stack>.yaml names no cluster (no kubernetes:context or kubernetes:kubeconfig),
 # starts the local simulated cluster (scripts/cluster.sh) and deploys there with the overrides of
 # stacks/local-cluster.ts, through a generated config file (.pulumi-local/Pulumi.<stack>.local.yaml),
-# so the committed stack file stays untouched. With a cluster configured, it deploys to that
-# cluster with the committed config as it is. It ends by printing the stack outputs.
+# so the committed stack file stays untouched. There it first builds the API image itself (Docker engine
+# from scripts/docker.sh, base images from scripts/images-base.sh, tag contentTag(app/)) and deploys it as
+# imageRef with imageBuild: false. With a cluster configured, it deploys to that cluster with the
+# committed config as it is. It ends by printing the stack outputs.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -72,6 +74,19 @@ else
   local_config="$API_STACK_LOCAL/Pulumi.$stack.local.yaml"
   node -r ts-node/register/transpile-only scripts/local-config.ts "$stack" "$API_STACK_KUBECONFIG" "$local_config"
   config_args=(--config-file "$local_config")
+  # The local stack deploys imageBuild: false with the imageRef of the API image built here (the Docker
+  # provider plugin cannot be had offline): build it first, by content tag and with the layer cache.
+  if [ "$action" = up ]; then
+    say "building the API image (content tag; an unchanged app/ builds nothing)"
+    bash scripts/docker.sh up >&2 || die "no Docker engine for the API image" "see the engine's message above (npm run docker:up)"
+    . scripts/env.sh
+    base_images=$(bash scripts/images-base.sh) || die "the base images are not ready" "see the message of npm run images:base above"
+    eval "export ${base_images//$'\n'/ }"
+    image_ref=$(node -r ts-node/register/transpile-only scripts/api-image.ts) || die "the API image did not build" "fix the failing step shown above, then rerun npm run deploy"
+    [ "$image_ref" = "$(sed -n 's/^ *api-stack:imageRef: *//p' "$local_config" | tr -d "\"'")" ] ||
+      die "built $image_ref but the stack would deploy another imageRef" "report this: stacks/local-cluster.ts and scripts/api-image.ts disagree"
+    say "API image $image_ref ready"
+  fi
 fi
 
 if ! pulumi stack select "$stack" >/dev/null 2>&1; then

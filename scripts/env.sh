@@ -32,3 +32,29 @@ fi
 # Local cluster (scripts/cluster.sh): data and kubeconfig inside the checkout.
 export API_STACK_CLUSTER_DIR="$API_STACK_ROOT/.local-cluster"
 export API_STACK_KUBECONFIG="$API_STACK_CLUSTER_DIR/kubeconfig"
+
+# Docker engine (scripts/docker.sh): when this checkout runs its own dockerd, the project's scripts
+# talk to it; otherwise DOCKER_HOST stays as the user set it (or Docker's default socket).
+export API_STACK_DOCKER_DIR="$API_STACK_ROOT/.docker-engine"
+if [ -S "$API_STACK_DOCKER_DIR/docker.sock" ]; then
+  export DOCKER_HOST="unix://$API_STACK_DOCKER_DIR/docker.sock"
+fi
+# The classic builder: BuildKit would pull its frontend and helper images from a registry.
+export DOCKER_BUILDKIT=0
+# Base images made by scripts/images-base.sh when the official ones cannot be pulled (NODE_IMAGE,
+# POSTGRES_IMAGE), unless the user chose others.
+if [ -f "$API_STACK_DOCKER_DIR/base-images.env" ]; then
+  while IFS='=' read -r name value; do
+    [ -n "${!name:-}" ] || export "$name=$value"
+  done <"$API_STACK_DOCKER_DIR/base-images.env"
+fi
+# `docker compose` built by scripts/compose-tool.sh, as a CLI plugin of the docker CLI, unless the user
+# keeps a docker config of their own.
+if [ -z "${DOCKER_CONFIG:-}" ] && [ -x "$API_STACK_CACHE/docker-config/cli-plugins/docker-compose" ]; then
+  export DOCKER_CONFIG="$API_STACK_CACHE/docker-config"
+fi
+# The CA of a TLS-inspecting proxy, for builds that reach a package registry (written by docker.sh up).
+if [ -z "${EXTRA_CA_CERTS+set}" ] && [ -s "$API_STACK_DOCKER_DIR/extra-ca.pem" ]; then
+  EXTRA_CA_CERTS="$(cat "$API_STACK_DOCKER_DIR/extra-ca.pem")"
+  export EXTRA_CA_CERTS
+fi

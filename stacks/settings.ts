@@ -56,6 +56,7 @@ export interface Settings {
         };
     };
     readonly postgres: {
+        readonly imageRepository: string;
         readonly version: string;
         readonly imageDigest?: string;
         readonly storageSize: string;
@@ -148,6 +149,10 @@ const fields = {
     apiAutoscalingMinReplicas: integer(1, 1000),
     apiAutoscalingMaxReplicas: integer(1, 1000),
     apiAutoscalingTargetCpuPercent: integer(1, 100),
+    postgresImageRepository: required("an image name without tag, e.g. postgres or mirror.example.com/library/postgres").regex(
+        /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/,
+        "allowed: an image name without tag, e.g. postgres or mirror.example.com/library/postgres",
+    ),
     postgresVersion: required("a postgres image tag such as 15 or 15.10").regex(
         /^[0-9]+(\.[0-9]+)?(-[a-z0-9]+)?$/,
         "allowed: a postgres image tag such as 15, 15.10 or 15.10-bookworm",
@@ -314,6 +319,7 @@ function freeze(stack: string, v: Parsed, registryPassword?: pulumi.Output<strin
                 : undefined,
         },
         postgres: {
+            imageRepository: v.postgresImageRepository,
             version: v.postgresVersion,
             imageDigest: v.postgresImageDigest,
             storageSize: v.postgresStorageSize,

@@ -3,6 +3,7 @@ import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { containerRun, probePort } from "../container/pod-run";
 import { projectRoot, runProgram } from "../unit/harness";
 
 /**
@@ -70,31 +71,24 @@ describe("contract: the API container spec runs the app as its probes expect", f
 
     it("starts from the spec, passes startup, readiness and liveness probes, and stops cleanly on SIGTERM", async () => {
         const container = pod.containers[0];
-        const env: string[] = container.env.map((variable: { name: string; value?: string }) => {
-            assert.ok(variable.value !== undefined, `${variable.name} is a plain value, not a literal secret reference here`);
-            return `${variable.name}=${variable.value}`;
-        });
-        const urlFile = container.env.find((variable: { name: string }) => variable.name === "DATABASE_URL_FILE").value;
-        const secretMount = container.volumeMounts.find((mount: { mountPath: string }) => urlFile.startsWith(`${mount.mountPath}/`));
-        assert.ok(secretMount, "DATABASE_URL_FILE lies under a volume mount");
-        const secretVolume = pod.volumes.find((volume: { name: string }) => volume.name === secretMount.name);
-        assert.deepStrictEqual(secretVolume.secret.items, [{ key: "url", path: path.basename(urlFile) }]);
-        const tmpVolume = pod.volumes.find(
-            (volume: { name: string }) =>
-                volume.name === container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === "/tmp").name,
-        );
-        const httpPort = container.ports.find(
-            (port: { name: string }) => port.name === container.readinessProbe.httpGet.port,
-        ).containerPort;
-        assert.strictEqual(container.securityContext.readOnlyRootFilesystem, true);
-        const uid = pod.securityContext.runAsUser;
-        const gid = pod.securityContext.fsGroup;
+        const run = containerRun(pod);
+        const urlFile = run.env.DATABASE_URL_FILE;
+        const secret = run.secrets.find((candidate) => urlFile.startsWith(`${candidate.mountPath}/`));
+        assert.ok(secret, "DATABASE_URL_FILE lies under a volume mount");
+        assert.deepStrictEqual(secret.items, [{ key: "url", path: path.basename(urlFile) }]);
+        const tmp = run.scratch.find((dir) => dir.mountPath === "/tmp");
+        assert.ok(tmp?.size, "/tmp is an emptyDir with a size limit");
+        const httpPort = probePort(run, container.readinessProbe);
+        assert.strictEqual(run.readOnlyRoot, true);
+        const uid = run.uid;
+        const gid = run.fsGroup ?? run.gid;
         assert.strictEqual(await get(httpPort, "/livez"), undefined, `port ${httpPort} must be free for this test`);
 
         const launcher = path.join(__dirname, "launch-like-pod.sh");
-        const args = ["--uid", String(uid), "--gid", String(gid), "--secret-dir", secretDir, "--secret-mount", secretMount.mountPath];
+        const args = ["--uid", String(uid), "--gid", String(gid), "--secret-dir", secretDir, "--secret-mount", secret.mountPath];
         args.push("--workdir", appDir);
-        args.push("--tmp-size", tmpVolume.emptyDir.sizeLimit.replace("Mi", "m"));
+        args.push("--tmp-size", tmp.size);
+        const env = Object.entries(run.env).map(([name, value]) => `${name}=${value}`);
         for (const variable of [...env, `PATH=${path.dirname(process.execPath)}:/usr/bin:/bin`]) {
             args.push("--env", variable);
         }

@@ -105,6 +105,20 @@ describe("selectors match their pods", () => {
         }
         assert.strictEqual(after.one(deploymentType, "api").spec.replicas, 5);
     });
+
+    it("postgresImageRepository names the PostgreSQL image, with a registry port and path", async () => {
+        const run = await runProgram("dev", {
+            ...prebuilt,
+            postgresImageRepository: "localhost:5000/mirror/postgres",
+            postgresVersion: "15.20",
+        });
+        assert.strictEqual(
+            run.one(deploymentType, "postgres").spec.template.spec.containers[0].image,
+            "localhost:5000/mirror/postgres:15.20",
+        );
+        const standard = await runProgram("dev", prebuilt);
+        assert.strictEqual(standard.one(deploymentType, "postgres").spec.template.spec.containers[0].image, "postgres:15");
+    });
 });
 
 describe("the database password stays secret", () => {

@@ -23,6 +23,12 @@ const badConfigs: { title: string; overrides: Record<string, string>; key: strin
     { title: "replicas spelled out", overrides: { apiReplicas: "three" }, key: "apiReplicas", mentions: /"three".*integer/ },
     { title: "zero replicas", overrides: { apiReplicas: "0" }, key: "apiReplicas", mentions: /"0"/ },
     {
+        title: "postgres repository with a tag",
+        overrides: { postgresImageRepository: "postgres:15" },
+        key: "postgresImageRepository",
+        mentions: /"postgres:15".*an image name without tag/,
+    },
+    {
         title: "limit below request",
         overrides: { apiMemoryLimit: "64Mi", apiMemoryRequest: "128Mi" },
         key: "apiMemoryLimit",
