@@ -95,6 +95,24 @@ describe("versions: the SDK packages and the binaries the toolchain builds agree
         assert.strictEqual(lockedVersion(policyLock, "@pulumi/pulumi"), cli, "policy/package-lock.json");
     });
 
+    for (const doc of ["README.md", "docs/toolchain.md"]) {
+        it(`${doc}'s toolchain table shows the versions that run`, () => {
+            const text = fs.readFileSync(path.join(projectRoot, doc), "utf8");
+            const node = /^API_STACK_NODE=(\S+)$/m.exec(fs.readFileSync(path.join(projectRoot, "scripts", "node.sh"), "utf8"))?.[1];
+            const rows: Record<string, string | undefined> = {
+                pulumi: toolchain.versions.get("pulumi"),
+                "pulumi-language-nodejs": toolchain.versions.get("pulumi"),
+                "pulumi-resource-kubernetes": toolchain.versions.get("kubernetes"),
+                "pulumi-resource-random": toolchain.versions.get("random"),
+                node,
+            };
+            for (const [binary, version] of Object.entries(rows)) {
+                const row = new RegExp(`^\\| \`${binary}\` (\\S+) \\|`, "m").exec(text);
+                assert.strictEqual(row?.[1], version, `the row of ${binary}`);
+            }
+        });
+    }
+
     it("refuses a @pulumi/kubernetes that no wrapper module builds, naming both versions", () => {
         const copy = scratchRoot((edited) => {
             edited.packages["node_modules/@pulumi/kubernetes"].version = "4.34.2";
