@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Puts Node.js 24 first on PATH for everything this project runs: the program (the Pulumi language
 # host starts `node` from PATH), the tests and the scripts. Source it (`. scripts/node.sh`); it is
 # sourced by scripts/env.sh and by scripts/npm-shell.sh, npm's script shell for this project.
@@ -71,7 +72,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   case "${1:-}" in
     "") ;;
-    -h | --help) sed -n '1,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "node: unknown option '$1'" >&2; echo "node: see 'scripts/node.sh --help'" >&2; exit 2 ;;
   esac
   api_stack_node_path
