@@ -7,7 +7,8 @@
 # later. A machine whose own `node` is 24 or later keeps it. On an older one, Node.js 24.21.0
 # (the official build, published on the npm registry as node-<os>-<arch>) is installed once with
 # `npm pack` into $API_STACK_CACHE/node and put first on PATH; later runs only check it.
-# `bash scripts/node.sh` installs it and prints the node that is used.
+#
+# Usage: bash scripts/node.sh [--help]   installs it if needed and prints the node that is used.
 
 export API_STACK_CACHE="${API_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/api-stack}"
 API_STACK_NODE=24.21.0
@@ -72,7 +73,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   case "${1:-}" in
     "") ;;
-    -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "node: unknown option '$1'" >&2; echo "node: see 'scripts/node.sh --help'" >&2; exit 2 ;;
   esac
   api_stack_node_path

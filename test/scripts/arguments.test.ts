@@ -10,7 +10,7 @@ import * as path from "path";
  */
 
 const projectRoot = path.resolve(__dirname, "..", "..");
-const scripts = ["deploy.sh", "cluster.sh", "setup.sh", "toolchain.sh", "cluster-tools.sh", "check-manifests.sh", "pg-test.sh"];
+const scripts = ["deploy.sh", "cluster.sh", "setup.sh", "toolchain.sh", "node.sh", "cluster-tools.sh", "check-manifests.sh", "pg-test.sh"];
 
 function run(script: string, args: string[], cwd = projectRoot) {
     const result = spawnSync("bash", [path.join(cwd, "scripts", script), ...args], { cwd, encoding: "utf8", timeout: 60_000 });
