@@ -1,5 +1,6 @@
 # Shared environment for every script and test that drives the Pulumi engine or the local cluster.
-# Source it (`. scripts/env.sh`); it only exports variables and creates ignored folders.
+# Source it (`. scripts/env.sh`); it exports variables, creates ignored folders and, once,
+# installs Node.js 24 when the machine's node is older (scripts/node.sh).
 #
 # Why these locations: built binaries are big and slow to make, so they live in a per-user cache
 # outside the clone (reused by every clone and by CI on the same machine); Pulumi state, PULUMI_HOME
@@ -8,8 +9,11 @@
 API_STACK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export API_STACK_ROOT
 
-# Toolchain cache: built binaries (bin/), Python tools (venv/), build logs (logs/).
-export API_STACK_CACHE="${API_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/api-stack}"
+# Toolchain cache: built binaries (bin/), Node.js 24 when the machine's node is older (node/), Python
+# tools (venv/), build logs (logs/). scripts/node.sh sets API_STACK_CACHE and puts Node.js 24 first on
+# PATH, for the scripts and for the language host, which starts `node` from PATH.
+# shellcheck source=scripts/node.sh
+. "$API_STACK_ROOT/scripts/node.sh" || return 1
 export API_STACK_BIN="$API_STACK_CACHE/bin"
 mkdir -p "$API_STACK_BIN"
 case ":$PATH:" in *":$API_STACK_BIN:"*) ;; *) export PATH="$API_STACK_BIN:$PATH" ;; esac

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Makes the Pulumi engine runnable here without downloads: the `pulumi` CLI, the Node.js language
 # host `pulumi-language-nodejs` and the provider plugins `pulumi-resource-kubernetes` and
-# `pulumi-resource-random`, at the versions that package.json pins, registered in PULUMI_HOME.
+# `pulumi-resource-random`, at the versions that package-lock.json locks, registered in PULUMI_HOME.
 #
 # Usage: scripts/toolchain.sh [options]        (or: npm run toolchain)
 #   --force      rebuild every binary even when the one in the cache is current.
+#   --versions   check that the wrapper modules build the locked versions, print them, build nothing.
 #   -h, --help   this text.
 #
 # A `pulumi` of the pinned version already on PATH (outside the cache) is used as it is: the CLI is
@@ -18,10 +19,12 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 force=false
+print_versions=false
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --force) force=true ;;
+    --versions) print_versions=true ;;
     *) usage_error "unknown option '$1'" ;;
   esac
   shift
@@ -30,11 +33,50 @@ done
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-# What the wrapper modules build. Each must equal the npm version that package.json pins: the
-# Automation API checks the CLI's version and the engine loads plugins by the SDKs' versions.
-CLI_VERSION=3.248.0
-KUBERNETES_VERSION=4.34.2
-RANDOM_VERSION=4.21.2
+command -v node >/dev/null || die "node is not on PATH" "install Node.js 24 or later"
+
+# The versions come from package-lock.json and from nowhere else: the Automation API checks that the
+# CLI is @pulumi/pulumi's version, and the engine loads each plugin by the version its SDK package asks
+# for (which is the package's version). The wrapper modules must build exactly those (checked below).
+locked() { # locked <npm package>: the version package-lock.json installs
+  node -e 'const l = require(process.argv[1]); const p = l.packages["node_modules/" + process.argv[2]];
+    process.stdout.write(p ? p.version : "")' "$API_STACK_ROOT/package-lock.json" "$1"
+}
+CLI_VERSION="$(locked @pulumi/pulumi)"
+KUBERNETES_VERSION="$(locked @pulumi/kubernetes)"
+RANDOM_VERSION="$(locked @pulumi/random)"
+
+# wrapper_builds <npm package> <version>: the module and version its wrapper under tools/ must
+# require to build that release; empty when no wrapper builds it.
+wrapper_builds() {
+  case "$1@$2" in
+    @pulumi/pulumi@*) echo "github.com/pulumi/pulumi/pkg/v3 v$2" ;;
+    # Upstream's tag v4.25.0 is commit f47bc2d6f199; the module proxy serves it only under this
+    # pseudo-version. Moving @pulumi/kubernetes means finding the served commit of the new tag.
+    @pulumi/kubernetes@4.25.0) echo "github.com/pulumi/pulumi-kubernetes/provider/v4 v4.0.0-20260115033456-f47bc2d6f199" ;;
+    # Our stand-in serves the 4.x resource tokens of @pulumi/random and is stamped with the version.
+    @pulumi/random@4.*) echo "github.com/pulumi/pulumi/sdk/v3 any" ;;
+  esac
+}
+check_wrapper() { # check_wrapper <npm package> <version> <wrapper dir>
+  local want module version got
+  [ -n "$2" ] || die "package-lock.json has no $1" "run 'npm install' so that it locks $1"
+  want="$(wrapper_builds "$1" "$2")"
+  [ -n "$want" ] || die "package-lock.json locks $1 $2, which no wrapper module under tools/ builds" \
+    "lock the version that $3 builds (see 'scripts/toolchain.sh --versions' and docs/toolchain.md), or move $3 and wrapper_builds() in scripts/toolchain.sh to $2"
+  read -r module version <<<"$want"
+  got="$(awk -v m="$module" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$API_STACK_ROOT/$3/go.mod")"
+  [ -n "$got" ] && { [ "$version" = any ] || [ "$got" = "$version" ]; } ||
+    die "$3/go.mod requires $module '${got:-nothing}', but $1 $2 needs $version" \
+      "run 'go get $module@$version && go mod tidy' in $3, or lock the $1 version that it builds"
+}
+check_wrapper @pulumi/pulumi "$CLI_VERSION" tools/pulumi
+check_wrapper @pulumi/kubernetes "$KUBERNETES_VERSION" tools/pulumi-kubernetes
+check_wrapper @pulumi/random "$RANDOM_VERSION" tools/pulumi-random
+if $print_versions; then
+  printf 'pulumi %s\nkubernetes %s\nrandom %s\n' "$CLI_VERSION" "$KUBERNETES_VERSION" "$RANDOM_VERSION"
+  exit 0
+fi
 
 LOG_DIR="$API_STACK_CACHE/logs"
 STAMP_DIR="$API_STACK_CACHE/stamps"
@@ -44,23 +86,6 @@ PROVIDER_DIR="$API_STACK_CACHE/providers"
 mkdir -p "$LOG_DIR" "$STAMP_DIR" "$PROVIDER_DIR"
 # One run at a time per cache: a second run waits, then finds the first one's binaries up to date.
 hold_lock 9 "$API_STACK_CACHE/toolchain.lock"
-
-command -v node >/dev/null || die "node is not on PATH" "install Node.js 20 or later"
-
-pinned() { # pinned <npm package>: the exact version package.json pins
-  node -e 'const p = require(process.argv[1]); const n = process.argv[2];
-    process.stdout.write(String((p.dependencies || {})[n] || (p.devDependencies || {})[n] || ""))' \
-    "$API_STACK_ROOT/package.json" "$1"
-}
-check_pin() { # check_pin <npm package> <version the wrapper builds> <wrapper dir>
-  local want
-  want="$(pinned "$1")"
-  [ "$want" = "$2" ] || die "package.json pins $1 '$want' but $3 builds $2" \
-    "make them agree: change the pin, or the version in $3 and in scripts/toolchain.sh (see docs/toolchain.md)"
-}
-check_pin @pulumi/pulumi "$CLI_VERSION" tools/pulumi
-check_pin @pulumi/kubernetes "$KUBERNETES_VERSION" tools/pulumi-kubernetes
-check_pin @pulumi/random "$RANDOM_VERSION" tools/pulumi-random
 
 # stamp_of <name> <wrapper dir> <version>: what the binary was built from. A change of the wrapper's
 # files (tests aside), of the version or of the Go version makes it stale.
@@ -111,7 +136,7 @@ prepare_kubernetes() {
 
 need_go() {
   command -v go >/dev/null || die "go is not on PATH and a binary must be built" \
-    "install Go 1.25 or later, or put pulumi $CLI_VERSION on PATH"
+    "install Go 1.26.6 or later (the wrapper modules ask for it), or put pulumi $CLI_VERSION on PATH"
 }
 
 # 1. The CLI and the language host: a compatible install on PATH wins.

@@ -74,7 +74,7 @@ function snapshot(): string[] {
 function scratchProject(files: string[], stackFile?: string): string {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-scripts-"));
     fs.mkdirSync(path.join(copy, "scripts"));
-    for (const file of [...files, "env.sh", "lib.sh"]) {
+    for (const file of [...files, "env.sh", "lib.sh", "node.sh"]) {
         fs.copyFileSync(path.join(projectRoot, "scripts", file), path.join(copy, "scripts", file));
     }
     if (stackFile !== undefined) {

@@ -1,5 +1,6 @@
-// Wrapper module: builds pulumi-resource-kubernetes. See docs/toolchain.md for why the provider
-// commit below is not the one tagged for the npm version (the module proxy does not serve that one).
+// Wrapper module: builds pulumi-resource-kubernetes. The provider commit below is upstream's tag
+// v4.25.0, which the module proxy serves only under this pseudo-version; package-lock.json locks
+// @pulumi/kubernetes 4.25.0 to match (scripts/toolchain.sh checks it; see docs/toolchain.md).
 module github.com/api-stack/tools/pulumi-kubernetes
 
 go 1.25.11

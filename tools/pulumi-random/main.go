@@ -106,9 +106,16 @@ func (p *randomProvider) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumi
 func (p *randomProvider) GetSchema(
 	context.Context, *pulumirpc.GetSchemaRequest,
 ) (*pulumirpc.GetSchemaResponse, error) {
-	return &pulumirpc.GetSchemaResponse{
-		Schema: fmt.Sprintf(`{"name":"random","version":%q}`, version),
-	}, nil
+	return &pulumirpc.GetSchemaResponse{Schema: schema()}, nil
+}
+
+// schema says what this plugin is, for `pulumi package get-schema` and anyone reading the engine's
+// logs: it answers to the version that @pulumi/random asks for, but it is not upstream's provider.
+func schema() string {
+	return fmt.Sprintf(`{"name":"random","displayName":"random (api-stack stand-in)","version":%q,"description":%q}`,
+		version, "A stand-in for Pulumi's random provider, built by api-stack from tools/pulumi-random: "+
+			"RandomPassword and RandomString only, with the Terraform provider's properties and semantics. "+
+			"It answers to the plugin version that @pulumi/random asks for; it is not upstream's build of that version.")
 }
 
 func (p *randomProvider) CheckConfig(

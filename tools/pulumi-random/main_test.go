@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -109,5 +110,23 @@ func TestCreateReturnsSecretResult(t *testing.T) {
 	}
 	if n := len(outs["result"].SecretValue().Element.StringValue()); n != 12 {
 		t.Fatalf("want a 12-character result, got %d", n)
+	}
+}
+
+func TestSchemaSaysWhatThePluginIs(t *testing.T) {
+	version = "4.21.2"
+	resp, err := (&randomProvider{}).GetSchema(context.Background(), &pulumirpc.GetSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Name, Version, Description string }
+	if err := json.Unmarshal([]byte(resp.GetSchema()), &got); err != nil {
+		t.Fatalf("schema is not JSON: %v\n%s", err, resp.GetSchema())
+	}
+	if got.Name != "random" || got.Version != "4.21.2" {
+		t.Errorf("schema names %q %q, want random 4.21.2 (the version the SDK asks for)", got.Name, got.Version)
+	}
+	if !strings.Contains(got.Description, "stand-in") || !strings.Contains(got.Description, "tools/pulumi-random") {
+		t.Errorf("schema description does not say it is our stand-in: %q", got.Description)
 	}
 }
