@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { parseSettings, SettingsError, validatedKeys } from "../../stacks/settings";
+import { configRefusals } from "./config-refusals";
 import { ProgramError, projectRoot, runProgram, stackConfig } from "./harness";
 
 const prebuilt = { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" };
@@ -112,46 +113,7 @@ const badConfigs: { title: string; overrides: Record<string, string>; key: strin
         mentions: /"abc123".*sha256/,
     },
     { title: "bad database user", overrides: { postgresUser: "drop table;" }, key: "postgresUser", mentions: /SQL identifier/ },
-    ...["default", "kube-system", "kube-public", "kube-node-lease"].map((namespace) => ({
-        title: `system namespace ${namespace}`,
-        overrides: { namespace },
-        key: "namespace",
-        mentions: new RegExp(
-            `"${namespace}": is a system namespace.*allowed: a namespace of its own, not default, kube-system, kube-public, kube-node-lease`,
-        ),
-    })),
-    {
-        title: "misspelt key apiReplica",
-        overrides: { apiReplica: "5" },
-        key: "apiReplica",
-        mentions: /"5": is not a key this project declares; did you mean apiReplicas\?/,
-    },
-    {
-        title: "misspelt key postgresVerison",
-        overrides: { postgresVerison: "16" },
-        key: "postgresVerison",
-        mentions: /"16": is not a key .*did you mean postgresVersion\? allowed: the keys in Pulumi.yaml/,
-    },
-    ...["9", "13.4", "14", "18", "18.1-bookworm"].map((version) => ({
-        title: `PostgreSQL ${version}, of an unsupported major`,
-        overrides: { postgresVersion: version },
-        key: "postgresVersion",
-        mentions: new RegExp(
-            `"${version}": is of a PostgreSQL major this program does not run; allowed: a postgres image tag of major 15, 16, 17`,
-        ),
-    })),
-    ...[
-        ["imageContext", "../../etc"],
-        ["imageContext", "/etc"],
-        ["imageContext", "app/../.."],
-        ["imageDockerfile", "../Dockerfile"],
-        ["imageDockerfile", "/tmp/Dockerfile"],
-    ].map(([key, value]) => ({
-        title: `${key} ${value} outside the project`,
-        overrides: { [key]: value },
-        key,
-        mentions: new RegExp(`"${value.replace(/\./g, "\\.")}": leaves the project; allowed: a path inside the project root`),
-    })),
+    ...configRefusals,
 ];
 
 describe("bad stack config fails before anything is registered", () => {
