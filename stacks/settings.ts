@@ -8,7 +8,8 @@ import { systemNamespaces } from "../components/environment";
 import { postgresMajor, supportedPostgresMajors, type PostgresArgs } from "../components/postgres";
 import { closest, declaredKeys, secretConfigKeys } from "./declared-keys";
 import { deployedPostgresMajor } from "./deployed";
-import { bytesFormat, cpuFormat, parseBytes, parseCpu } from "./quantity";
+import { parseBytes, parseCpu } from "./quantity";
+import { boolean, bytes, cpu, dnsLabel, integer, oneOf, optional, required } from "./schemas";
 
 /**
  * The one place that reads stack configuration. Every key is declared in Pulumi.yaml with its
@@ -33,49 +34,8 @@ export interface Settings {
 /** A raw config value as the engine hands it over: always text, or absent. */
 type Raw = string | undefined;
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // A reference with a tag or digest; `latest` and untagged references are refused below.
 const imageReference = /^[a-z0-9]+([._\-/:][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
-
-function required(allowed: string) {
-    return z.string({ error: `is missing; allowed: ${allowed}` }).min(1, `is empty; allowed: ${allowed}`);
-}
-
-function integer(min: number, max: number) {
-    const allowed = `an integer from ${min} to ${max}`;
-    return required(allowed)
-        .regex(/^-?[0-9]+$/, `allowed: ${allowed}`)
-        .transform(Number)
-        .pipe(z.number().min(min, `allowed: ${allowed}`).max(max, `allowed: ${allowed}`));
-}
-
-function boolean() {
-    return required("true or false")
-        .regex(/^(true|false)$/, "allowed: true or false")
-        .transform((text) => text === "true");
-}
-
-function oneOf<T extends readonly [string, ...string[]]>(values: T) {
-    return z.enum(values, { error: `allowed: one of ${values.join(", ")}` });
-}
-
-function cpu() {
-    return required(cpuFormat).refine((text) => parseCpu(text) !== undefined, `allowed: ${cpuFormat}`);
-}
-
-function bytes() {
-    return required(bytesFormat).refine((text) => parseBytes(text) !== undefined, `allowed: ${bytesFormat}`);
-}
-
-function dnsLabel(what: string) {
-    const allowed = `${what}: a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit)`;
-    return required(allowed).max(63, `allowed: ${allowed}`).regex(dns1123Label, `allowed: ${allowed}`);
-}
-
-/** Absent and empty both mean "not set": Pulumi.yaml gives optional keys an empty default. */
-function optional<T extends z.ZodType>(schema: T) {
-    return z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
-}
 
 const imageRefAllowed = "an image reference with a version tag or @sha256 digest, not 'latest' and not untagged";
 const namespaceAllowed = `a namespace of its own, not ${systemNamespaces.join(", ")}`;
