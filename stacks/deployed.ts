@@ -3,8 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 /**
  * What the stack has already deployed, read through the engine from the stack's own outputs of
  * its last update: no second record to keep in step. The engine's built-in `readStackOutputs`
- * function is what a StackReference reads, without adding a resource (and a "read" step) to
- * every preview.
+ * function is what a StackReference reads; called directly, it adds only the built-in provider
+ * to the state (created once), not a StackReference and a "read" step in every preview.
  */
 
 /** The engine's built-in function that returns a stack's outputs. */
