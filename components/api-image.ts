@@ -11,8 +11,9 @@ export interface RegistryArgs {
     readonly password?: pulumi.Input<string>;
 }
 
-/** How to build the API image. */
+/** Build the image from source with Docker. */
 export interface ImageBuildArgs {
+    readonly kind: "build";
     /** Docker build context directory. */
     readonly context: string;
     /** Dockerfile path. */
@@ -25,13 +26,14 @@ export interface ImageBuildArgs {
     readonly registry?: RegistryArgs;
 }
 
-/** Arguments of {@link ApiImage}: exactly one of `build` or `ref`. */
-export interface ApiImageArgs {
-    /** Build the image from source with Docker. */
-    readonly build?: ImageBuildArgs;
-    /** A prebuilt image reference, deployed as given (CI-built images, clusters without Docker). */
-    readonly ref?: string;
+/** A prebuilt image reference, deployed as given (CI-built images, clusters without Docker). */
+export interface ImageRefArgs {
+    readonly kind: "ref";
+    readonly ref: string;
 }
+
+/** Arguments of {@link ApiImage}: where the image comes from. */
+export type ApiImageArgs = ImageBuildArgs | ImageRefArgs;
 
 /**
  * The API's container image: built from `app/` with a content-derived tag and pushed when a
@@ -45,32 +47,27 @@ export class ApiImage extends pulumi.ComponentResource {
 
     constructor(name: string, args: ApiImageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("api-stack:app:ApiImage", name, {}, opts);
-        if ((args.build === undefined) === (args.ref === undefined)) {
-            throw new Error(`ApiImage ${name}: set exactly one of args.build or args.ref`);
-        }
-        if (args.build === undefined) {
-            this.imageRef = pulumi.output(args.ref ?? "");
+        if (args.kind === "ref") {
+            if (args.ref === "") {
+                throw new pulumi.ResourceError(`ApiImage ${name}: args.ref is empty; give an image reference`, this);
+            }
+            this.imageRef = pulumi.output(args.ref);
         } else {
-            const build = args.build;
-            if (build.tag === "" || build.tag === "latest") {
-                throw new Error(`ApiImage ${name}: args.build.tag "${build.tag}" must be a content tag, not empty or latest`);
+            if (args.tag === "" || args.tag === "latest") {
+                throw new pulumi.ResourceError(`ApiImage ${name}: args.tag "${args.tag}" must be a content tag, not empty or latest`, this);
             }
             const image = new docker.Image(
                 `${name}-image`,
                 {
-                    imageName: `${build.repository}:${build.tag}`,
-                    build: { context: build.context, dockerfile: build.dockerfile, platform: "linux/amd64" },
-                    skipPush: build.registry === undefined,
-                    registry: build.registry && {
-                        server: build.registry.server,
-                        username: build.registry.username,
-                        password: build.registry.password,
-                    },
+                    imageName: `${args.repository}:${args.tag}`,
+                    build: { context: args.context, dockerfile: args.dockerfile, platform: "linux/amd64" },
+                    skipPush: args.registry === undefined,
+                    registry: args.registry,
                 },
                 { parent: this },
             );
             // A pushed image is deployed by digest; a local-only build has no registry digest.
-            this.imageRef = build.registry ? image.repoDigest : image.imageName;
+            this.imageRef = args.registry ? image.repoDigest : image.imageName;
         }
         this.registerOutputs({ imageRef: this.imageRef });
     }

@@ -1,8 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { apiContainerPort, apiPodTemplate } from "./api-pod";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
-import { ContainerResources, containerResources, EphemeralStorage } from "./resources";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
+import type { PostgresConnection } from "./postgres";
+import { ContainerResources } from "./resources";
+
+export const serviceTypes = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
+/** The app's LOG_LEVEL values (pino's). */
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
 /** Autoscaling bounds for the API. */
 export interface ApiAutoscalingArgs {
@@ -10,14 +15,6 @@ export interface ApiAutoscalingArgs {
     readonly maxReplicas: number;
     /** Target average CPU utilisation, percent of the request. */
     readonly targetCpuPercent: number;
-}
-
-/** Where the API finds its database: a key of a Secret holding the full connection URL. */
-export interface ApiDatabaseArgs {
-    readonly secretName: pulumi.Input<string>;
-    readonly urlKey: string;
-    /** Hash of the Secret's content, put on the pod template so that a new Secret rolls the pods. */
-    readonly secretChecksum: pulumi.Input<string>;
 }
 
 /** Arguments of {@link Api}. */
@@ -33,12 +30,11 @@ export interface ApiArgs {
     /** Requests and limits of the API container. */
     readonly resources: ContainerResources;
     /** The app's LOG_LEVEL. @default "info" */
-    readonly logLevel?: string;
-    readonly database: ApiDatabaseArgs;
-    /** Pod labels of the database, the only destination the API may reach besides DNS. */
-    readonly databaseSelector: Record<string, string>;
+    readonly logLevel?: (typeof logLevels)[number];
+    /** The database to use: its URL Secret, and the pods and port the API may reach (besides DNS). */
+    readonly database: PostgresConnection;
     /** Service type. @default "ClusterIP" */
-    readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+    readonly serviceType?: (typeof serviceTypes)[number];
     /** Port the Service listens on. @default 80 */
     readonly servicePort?: number;
     /**
@@ -56,14 +52,6 @@ export function apiIdentity(instance: string): WorkloadIdentity {
     return { name: "api", instance, component: "server" };
 }
 
-/** The port the app listens on: the contract with `app/` (PORT defaults to it there too). */
-export const apiContainerPort = 8000;
-/** Where the database URL file appears in the container: the contract with `app/`. */
-export const databaseUrlFile = "/var/run/secrets/api-stack/database/url";
-const apiUid = 10001; // the numeric user of app/Dockerfile
-/** /tmp (an emptyDir of 64Mi) and the logs the runtime keeps. */
-const ephemeralStorage: EphemeralStorage = { request: "32Mi", limit: "128Mi" };
-
 /**
  * The API: a Deployment that rolls without losing capacity, its Service, a NetworkPolicy that
  * admits HTTP, a PodDisruptionBudget when there is more than one pod and an optional autoscaler.
@@ -80,10 +68,14 @@ export class Api extends pulumi.ComponentResource {
         super("api-stack:app:Api", name, {}, opts);
         const replicas = args.replicas ?? 1;
         if (!Number.isInteger(replicas) || replicas < 1) {
-            throw new Error(`Api ${name}: args.replicas must be an integer >= 1, got ${replicas}`);
+            throw new pulumi.ResourceError(`Api ${name}: args.replicas must be an integer >= 1, got ${replicas}`, this);
         }
         if (args.autoscaling && args.autoscaling.maxReplicas < args.autoscaling.minReplicas) {
-            throw new Error(`Api ${name}: args.autoscaling.maxReplicas must be >= minReplicas`);
+            const { minReplicas, maxReplicas } = args.autoscaling;
+            throw new pulumi.ResourceError(
+                `Api ${name}: args.autoscaling.maxReplicas (${maxReplicas}) must be >= args.autoscaling.minReplicas (${minReplicas})`,
+                this,
+            );
         }
         const identity = apiIdentity(args.instance);
         const labels = commonLabels(identity);
@@ -101,83 +93,15 @@ export class Api extends pulumi.ComponentResource {
                     revisionHistoryLimit: 5,
                     selector: { matchLabels: selectorLabels(identity) },
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                    template: {
-                        metadata: { labels, annotations: { "checksum/database-secret": args.database.secretChecksum } },
-                        spec: {
-                            automountServiceAccountToken: false,
-                            enableServiceLinks: false,
-                            securityContext: restrictedPodSecurityContext(apiUid),
-                            // Spread replicas over nodes so that losing one node never takes them all.
-                            affinity:
-                                lowestReplicas > 1
-                                    ? {
-                                          podAntiAffinity: {
-                                              preferredDuringSchedulingIgnoredDuringExecution: [
-                                                  {
-                                                      weight: 100,
-                                                      podAffinityTerm: {
-                                                          topologyKey: "kubernetes.io/hostname",
-                                                          labelSelector: { matchLabels: selectorLabels(identity) },
-                                                      },
-                                                  },
-                                              ],
-                                          },
-                                      }
-                                    : undefined,
-                            // preStop (5 s) + the app's own drain bound (20 s) fit in this.
-                            terminationGracePeriodSeconds: 30,
-                            containers: [
-                                {
-                                    name: "api",
-                                    image: args.image,
-                                    imagePullPolicy: "IfNotPresent",
-                                    ports: [{ name: "http", containerPort: apiContainerPort, protocol: "TCP" }],
-                                    env: [
-                                        { name: "PORT", value: String(apiContainerPort) },
-                                        { name: "LOG_LEVEL", value: args.logLevel ?? "info" },
-                                        { name: "DATABASE_URL_FILE", value: databaseUrlFile },
-                                    ],
-                                    resources: containerResources(args.resources, ephemeralStorage),
-                                    securityContext: restrictedContainerSecurityContext,
-                                    startupProbe: {
-                                        httpGet: { path: "/livez", port: "http" },
-                                        periodSeconds: 2,
-                                        failureThreshold: 30,
-                                        timeoutSeconds: 2,
-                                    },
-                                    livenessProbe: {
-                                        httpGet: { path: "/livez", port: "http" },
-                                        periodSeconds: 10,
-                                        failureThreshold: 3,
-                                        timeoutSeconds: 2,
-                                    },
-                                    readinessProbe: {
-                                        httpGet: { path: "/readyz", port: "http" },
-                                        periodSeconds: 5,
-                                        failureThreshold: 2,
-                                        timeoutSeconds: 2,
-                                    },
-                                    // Endpoints are removed asynchronously; keep serving while they are.
-                                    lifecycle: { preStop: { exec: { command: ["sleep", "5"] } } },
-                                    volumeMounts: [
-                                        { name: "database-url", mountPath: databaseUrlFile.replace(/\/[^/]+$/, ""), readOnly: true },
-                                        { name: "tmp", mountPath: "/tmp" },
-                                    ],
-                                },
-                            ],
-                            volumes: [
-                                {
-                                    name: "database-url",
-                                    secret: {
-                                        secretName: args.database.secretName,
-                                        items: [{ key: args.database.urlKey, path: databaseUrlFile.replace(/^.*\//, "") }],
-                                        defaultMode: 0o440,
-                                    },
-                                },
-                                { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
-                            ],
-                        },
-                    },
+                    template: apiPodTemplate({
+                        labels,
+                        selector: selectorLabels(identity),
+                        image: args.image,
+                        logLevel: args.logLevel ?? "info",
+                        resources: args.resources,
+                        database: args.database,
+                        lowestReplicas,
+                    }),
                 },
             },
             { parent: this },
@@ -227,7 +151,10 @@ export class Api extends pulumi.ComponentResource {
                     policyTypes: ["Ingress", "Egress"],
                     ingress: [{ ports: [{ protocol: "TCP", port: apiContainerPort }] }],
                     egress: [
-                        { to: [{ podSelector: { matchLabels: args.databaseSelector } }], ports: [{ protocol: "TCP", port: 5432 }] },
+                        {
+                            to: [{ podSelector: { matchLabels: args.database.selector } }],
+                            ports: [{ protocol: "TCP", port: args.database.port }],
+                        },
                         // Name resolution of the database Service, wherever the cluster runs its DNS.
                         {
                             to: [{ namespaceSelector: {} }],

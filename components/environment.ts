@@ -1,10 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { partOf } from "./labels";
+import { ownershipLabels } from "./labels";
+
+/**
+ * Namespaces that Kubernetes itself uses. Labelling one `restricted` and denying all its traffic
+ * would break whatever else runs there, so the program never takes one over.
+ */
+export const systemNamespaces = ["default", "kube-system", "kube-public", "kube-node-lease"] as const;
 
 /** Arguments of {@link Environment}. */
 export interface EnvironmentArgs {
-    /** Name of the Kubernetes namespace to create (a DNS-1123 label). */
+    /** Name of the Kubernetes namespace to create (a DNS-1123 label, not one of {@link systemNamespaces}). */
     readonly namespace: string;
     /**
      * Pod Security Standards level enforced, warned and audited in the namespace.
@@ -24,6 +30,12 @@ export class Environment extends pulumi.ComponentResource {
 
     constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("api-stack:platform:Environment", name, {}, opts);
+        if ((systemNamespaces as readonly string[]).includes(args.namespace)) {
+            throw new pulumi.ResourceError(
+                `Environment ${name}: args.namespace "${args.namespace}" is a system namespace; use a namespace of its own, not ${systemNamespaces.join(", ")}`,
+                this,
+            );
+        }
         const level = args.podSecurityLevel ?? "restricted";
 
         const namespace = new k8s.core.v1.Namespace(
@@ -32,8 +44,7 @@ export class Environment extends pulumi.ComponentResource {
                 metadata: {
                     name: args.namespace,
                     labels: {
-                        "app.kubernetes.io/part-of": partOf,
-                        "app.kubernetes.io/managed-by": "pulumi",
+                        ...ownershipLabels(),
                         "pod-security.kubernetes.io/enforce": level,
                         "pod-security.kubernetes.io/enforce-version": "latest",
                         "pod-security.kubernetes.io/warn": level,

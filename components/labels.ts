@@ -4,8 +4,8 @@
  * immutable, so a label that varies (a version, a hash) would force a replace.
  */
 
-/** Value of `app.kubernetes.io/part-of` and `managed-by` on everything this project creates. */
-export const partOf = "api-stack";
+/** Value of `app.kubernetes.io/part-of` on everything this project creates. */
+const partOf = "api-stack";
 
 export interface WorkloadIdentity {
     /** `app.kubernetes.io/name`: what the workload is, e.g. `api` or `postgres`. */
@@ -25,11 +25,12 @@ export function selectorLabels(identity: WorkloadIdentity): Record<string, strin
     };
 }
 
+/** Labels that say who owns an object: on every object, workload or not (the namespace too). */
+export function ownershipLabels(): Record<string, string> {
+    return { "app.kubernetes.io/part-of": partOf, "app.kubernetes.io/managed-by": "pulumi" };
+}
+
 /** Labels for every object of the workload: the selector labels plus ownership. */
 export function commonLabels(identity: WorkloadIdentity): Record<string, string> {
-    return {
-        ...selectorLabels(identity),
-        "app.kubernetes.io/part-of": partOf,
-        "app.kubernetes.io/managed-by": "pulumi",
-    };
+    return { ...selectorLabels(identity), ...ownershipLabels() };
 }

@@ -3,8 +3,20 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as crypto from "crypto";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
-import { ContainerResources, containerResources, EphemeralStorage } from "./resources";
-import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
+import { postgresPodTemplate, postgresPort } from "./postgres-pod";
+import { ContainerResources } from "./resources";
+
+/**
+ * PostgreSQL majors this program runs. 13 and 14 are past their end of life; 18 moved the
+ * official image's data directory and volume (to /var/lib/postgresql), which the mounts here
+ * have not been tried with.
+ */
+export const supportedPostgresMajors = ["15", "16", "17"] as const;
+
+/** The major version of an image tag: `15` of `15.10-bookworm`. */
+export function postgresMajor(tag: string): string {
+    return tag.replace(/[.-].*$/, "");
+}
 
 /** Arguments of {@link Postgres}. */
 export interface PostgresArgs {
@@ -14,7 +26,7 @@ export interface PostgresArgs {
     readonly instance: string;
     /** Image name without tag: the official `postgres`, a mirror of it, or a stand-in keeping its contract. @default "postgres" */
     readonly imageRepository?: string;
-    /** Tag of the image. @default "15" */
+    /** Tag of the official `postgres` image, of a supported major. @default "15" */
     readonly version?: string;
     /** Digest (`sha256:...`) to pin the image by; the tag alone when omitted. */
     readonly imageDigest?: string;
@@ -28,7 +40,7 @@ export interface PostgresArgs {
     readonly user?: string;
     /** Requests and limits of the database container. */
     readonly resources: ContainerResources;
-    /** Pod labels of the only clients admitted on 5432 (the API's selector labels). */
+    /** Pod labels of the only clients admitted (the API's selector labels). */
     readonly clientSelector: Record<string, string>;
     /**
      * Protect the data volume and the credentials Secret from `pulumi destroy`, and keep them in
@@ -38,16 +50,28 @@ export interface PostgresArgs {
     readonly protect?: boolean;
 }
 
-/** The identity of the database pods, exported so that the API's egress policy can name them. */
-export function postgresIdentity(instance: string): WorkloadIdentity {
-    return { name: "postgres", instance, component: "database" };
+/** What a client needs to reach the database: give it whole to the client's component. */
+export interface PostgresConnection {
+    /** In-cluster DNS name of the database Service. */
+    readonly host: pulumi.Output<string>;
+    readonly port: number;
+    /** Name of the Secret holding the connection URL. */
+    readonly secretName: pulumi.Output<string>;
+    /** Key of the connection URL in that Secret. */
+    readonly urlKey: string;
+    /** A hash of the Secret's content: put it on pod templates so a changed Secret rolls them. */
+    readonly secretChecksum: pulumi.Output<string>;
+    /** Labels of the database pods, for the client's egress policy. */
+    readonly selector: Record<string, string>;
 }
 
-/** Scratch space of the database container: the socket and /tmp emptyDirs, and its logs. */
-const ephemeralStorage: EphemeralStorage = { request: "64Mi", limit: "512Mi" };
-const postgresUid = 999; // the official image's postgres user; fsGroup gives it the volume
-const port = 5432;
-const secretMountPath = "/var/run/secrets/postgres";
+/** Key of the connection URL in the credentials Secret. */
+const urlKey = "url";
+
+/** The identity of the database pods. */
+function postgresIdentity(instance: string): WorkloadIdentity {
+    return { name: "postgres", instance, component: "database" };
+}
 
 /**
  * PostgreSQL with a persistent volume and a generated password.
@@ -59,24 +83,27 @@ const secretMountPath = "/var/run/secrets/postgres";
  * stopped before a new one opens the same ReadWriteOnce volume.
  */
 export class Postgres extends pulumi.ComponentResource {
-    /** In-cluster DNS name of the database Service. */
-    public readonly host: pulumi.Output<string>;
-    public readonly port: pulumi.Output<number>;
+    /** How clients reach the database. */
+    public readonly connection: PostgresConnection;
     public readonly database: pulumi.Output<string>;
     public readonly user: pulumi.Output<string>;
+    /** The major version the data directory is written in. */
+    public readonly major: string;
     /** Full connection URL, a secret. */
     public readonly connectionUrl: pulumi.Output<string>;
-    /** Name of the Secret holding `password` and `url`. */
-    public readonly secretName: pulumi.Output<string>;
-    /** Key of the connection URL in that Secret. */
-    public readonly urlKey = "url";
-    /** A hash of the Secret's content: put it on pod templates so a changed Secret rolls them. */
-    public readonly secretChecksum: pulumi.Output<string>;
     /** Name of the PersistentVolumeClaim holding the data. */
     public readonly volumeClaimName: pulumi.Output<string>;
 
     constructor(name: string, args: PostgresArgs, opts?: pulumi.ComponentResourceOptions) {
         super("api-stack:database:Postgres", name, {}, opts);
+        const version = args.version ?? "15";
+        this.major = postgresMajor(version);
+        if (!(supportedPostgresMajors as readonly string[]).includes(this.major)) {
+            throw new pulumi.ResourceError(
+                `Postgres ${name}: args.version "${version}" is of major ${this.major}; supported majors: ${supportedPostgresMajors.join(", ")}`,
+                this,
+            );
+        }
         const identity = postgresIdentity(args.instance);
         const labels = commonLabels(identity);
         const databaseName = args.databaseName ?? "app";
@@ -90,26 +117,24 @@ export class Postgres extends pulumi.ComponentResource {
         // Letters and digits only, so the password needs no escaping inside the URL.
         const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
         const serviceName = "postgres";
-        this.host = pulumi.interpolate`${serviceName}.${args.namespace}.svc.cluster.local`;
-        this.port = pulumi.output(port);
+        const host = pulumi.interpolate`${serviceName}.${args.namespace}.svc.cluster.local`;
         this.database = pulumi.output(databaseName);
         this.user = pulumi.output(user);
         this.connectionUrl = pulumi.secret(
-            pulumi.interpolate`postgresql://${user}:${password.result}@${this.host}:${port}/${databaseName}`,
+            pulumi.interpolate`postgresql://${user}:${password.result}@${host}:${postgresPort}/${databaseName}`,
         );
         // The checksum of a secret is not itself secret: a one-way hash of a random password.
-        this.secretChecksum = pulumi.unsecret(this.connectionUrl.apply((url) => crypto.createHash("sha256").update(url).digest("hex")));
+        const secretChecksum = pulumi.unsecret(this.connectionUrl.apply((url) => crypto.createHash("sha256").update(url).digest("hex")));
 
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
                 metadata: { name: "postgres-credentials", namespace: args.namespace, labels },
                 type: "Opaque",
-                stringData: { password: pulumi.secret(password.result), url: this.connectionUrl },
+                stringData: { password: pulumi.secret(password.result), [urlKey]: this.connectionUrl },
             },
             stateful,
         );
-        this.secretName = secret.metadata.name;
 
         const volumeClaim = new k8s.core.v1.PersistentVolumeClaim(
             `${name}-data`,
@@ -125,7 +150,6 @@ export class Postgres extends pulumi.ComponentResource {
         );
         this.volumeClaimName = volumeClaim.metadata.name;
 
-        const isReady = ["pg_isready", "--host=127.0.0.1", `--port=${port}`, `--username=${user}`, `--dbname=${databaseName}`];
         new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
@@ -135,68 +159,16 @@ export class Postgres extends pulumi.ComponentResource {
                     strategy: { type: "Recreate" },
                     revisionHistoryLimit: 3,
                     selector: { matchLabels: selectorLabels(identity) },
-                    template: {
-                        metadata: { labels, annotations: { "checksum/credentials": this.secretChecksum } },
-                        spec: {
-                            automountServiceAccountToken: false,
-                            enableServiceLinks: false,
-                            securityContext: restrictedPodSecurityContext(postgresUid),
-                            terminationGracePeriodSeconds: 60,
-                            containers: [
-                                {
-                                    name: "postgres",
-                                    image: `${args.imageRepository ?? "postgres"}:${args.version ?? "15"}${args.imageDigest ? `@${args.imageDigest}` : ""}`,
-                                    imagePullPolicy: "IfNotPresent",
-                                    ports: [{ name: "postgres", containerPort: port, protocol: "TCP" }],
-                                    env: [
-                                        { name: "POSTGRES_USER", value: user },
-                                        { name: "POSTGRES_DB", value: databaseName },
-                                        // The image reads the password from this file; no literal in the spec.
-                                        { name: "POSTGRES_PASSWORD_FILE", value: `${secretMountPath}/password` },
-                                        // A subdirectory, because a fresh volume's root may hold lost+found.
-                                        { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-                                    ],
-                                    resources: containerResources(args.resources, ephemeralStorage),
-                                    securityContext: restrictedContainerSecurityContext,
-                                    readinessProbe: {
-                                        exec: { command: isReady },
-                                        initialDelaySeconds: 5,
-                                        periodSeconds: 5,
-                                        timeoutSeconds: 3,
-                                        failureThreshold: 3,
-                                    },
-                                    // Through the local socket and less eager than readiness, so that a
-                                    // slow moment unreadies the pod long before it is restarted.
-                                    livenessProbe: {
-                                        exec: { command: ["pg_isready", "--host=/var/run/postgresql", `--port=${port}`] },
-                                        initialDelaySeconds: 30,
-                                        periodSeconds: 15,
-                                        timeoutSeconds: 5,
-                                        failureThreshold: 6,
-                                    },
-                                    volumeMounts: [
-                                        { name: "data", mountPath: "/var/lib/postgresql/data" },
-                                        { name: "run", mountPath: "/var/run/postgresql" },
-                                        { name: "tmp", mountPath: "/tmp" },
-                                        { name: "credentials", mountPath: secretMountPath, readOnly: true },
-                                    ],
-                                },
-                            ],
-                            volumes: [
-                                { name: "data", persistentVolumeClaim: { claimName: volumeClaim.metadata.name } },
-                                { name: "run", emptyDir: { sizeLimit: "16Mi" } },
-                                { name: "tmp", emptyDir: { sizeLimit: "256Mi" } },
-                                {
-                                    name: "credentials",
-                                    secret: {
-                                        secretName: secret.metadata.name,
-                                        items: [{ key: "password", path: "password" }],
-                                        defaultMode: 0o440,
-                                    },
-                                },
-                            ],
-                        },
-                    },
+                    template: postgresPodTemplate({
+                        labels,
+                        image: `${args.imageRepository ?? "postgres"}:${version}${args.imageDigest ? `@${args.imageDigest}` : ""}`,
+                        databaseName,
+                        user,
+                        resources: args.resources,
+                        secretName: secret.metadata.name,
+                        secretChecksum,
+                        volumeClaimName: volumeClaim.metadata.name,
+                    }),
                 },
             },
             { parent: this },
@@ -209,7 +181,7 @@ export class Postgres extends pulumi.ComponentResource {
                 spec: {
                     type: "ClusterIP",
                     selector: selectorLabels(identity),
-                    ports: [{ name: "postgres", port, targetPort: "postgres", protocol: "TCP" }],
+                    ports: [{ name: "postgres", port: postgresPort, targetPort: "postgres", protocol: "TCP" }],
                 },
             },
             { parent: this },
@@ -221,23 +193,34 @@ export class Postgres extends pulumi.ComponentResource {
                 metadata: { name: "postgres-from-api", namespace: args.namespace, labels },
                 spec: {
                     podSelector: { matchLabels: selectorLabels(identity) },
-                    // Ingress from the API only; no egress at all (the namespace default denies it).
+                    // Ingress from the clients only; no egress at all (the namespace default denies it).
                     policyTypes: ["Ingress", "Egress"],
-                    ingress: [{ from: [{ podSelector: { matchLabels: args.clientSelector } }], ports: [{ protocol: "TCP", port }] }],
+                    ingress: [
+                        { from: [{ podSelector: { matchLabels: args.clientSelector } }], ports: [{ protocol: "TCP", port: postgresPort }] },
+                    ],
                     egress: [],
                 },
             },
             { parent: this },
         );
 
+        this.connection = {
+            host,
+            port: postgresPort,
+            secretName: secret.metadata.name,
+            urlKey,
+            secretChecksum,
+            selector: selectorLabels(identity),
+        };
         this.registerOutputs({
-            host: this.host,
-            port: this.port,
+            host,
+            port: postgresPort,
             database: this.database,
             user: this.user,
+            major: this.major,
             connectionUrl: this.connectionUrl,
-            secretName: this.secretName,
-            secretChecksum: this.secretChecksum,
+            secretName: secret.metadata.name,
+            secretChecksum,
             volumeClaimName: this.volumeClaimName,
         });
     }

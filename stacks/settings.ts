@@ -1,6 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import { z } from "zod";
-import { bytesFormat, cpuFormat, parseBytes, parseCpu } from "./quantity";
+import { logLevels, serviceTypes, type ApiArgs } from "../components/api";
+import { type ApiImageArgs } from "../components/api-image";
+import { contentTag } from "../components/build-context";
+import { systemNamespaces } from "../components/environment";
+import { postgresMajor, supportedPostgresMajors, type PostgresArgs } from "../components/postgres";
+import { closest, declaredKeys, secretConfigKeys } from "./declared-keys";
+import { deployedPostgresMajor } from "./deployed";
+import { parseBytes, parseCpu } from "./quantity";
+import { boolean, bytes, cpu, dnsLabel, integer, oneOf, optional, required } from "./schemas";
 
 /**
  * The one place that reads stack configuration. Every key is declared in Pulumi.yaml with its
@@ -8,121 +17,40 @@ import { bytesFormat, cpuFormat, parseBytes, parseCpu } from "./quantity";
  * program a typed, frozen {@link Settings} object.
  */
 
-export const serviceTypes = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
-export type ServiceType = (typeof serviceTypes)[number];
-const logLevels = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
-
-export interface ResourceSettings {
-    readonly requests: { readonly cpu: string; readonly memory: string };
-    readonly limits: { readonly cpu: string; readonly memory: string };
-}
-
-export interface ImageBuildSettings {
-    readonly kind: "build";
-    /** Build context directory, relative to the project root. */
-    readonly context: string;
-    /** Dockerfile path, relative to the project root. */
-    readonly dockerfile: string;
-    /** Image name without tag, e.g. `ghcr.io/acme/items-api`. */
-    readonly repository: string;
-    readonly push: boolean;
-    readonly registryServer?: string;
-    readonly registryUsername?: string;
-    readonly registryPassword?: pulumi.Output<string>;
-}
-
-export interface ImageRefSettings {
-    readonly kind: "ref";
-    /** A prebuilt image reference with a tag other than `latest`, or a digest. */
-    readonly ref: string;
-}
+/** How each part of the program is configured: the components' own Args, less what the program wires. */
+export type ApiSettings = Omit<ApiArgs, "namespace" | "instance" | "image" | "database">;
+export type PostgresSettings = Omit<PostgresArgs, "namespace" | "instance" | "clientSelector" | "protect"> &
+    Required<Pick<PostgresArgs, "version">>;
 
 export interface Settings {
     readonly stack: string;
     readonly namespace: string;
     readonly protect: boolean;
-    readonly image: ImageBuildSettings | ImageRefSettings;
-    readonly api: {
-        readonly replicas: number;
-        readonly resources: ResourceSettings;
-        readonly logLevel: string;
-        readonly serviceType: ServiceType;
-        readonly servicePort: number;
-        readonly awaitServiceAddress: boolean;
-        readonly autoscaling?: {
-            readonly minReplicas: number;
-            readonly maxReplicas: number;
-            readonly targetCpuPercent: number;
-        };
-    };
-    readonly postgres: {
-        readonly imageRepository: string;
-        readonly version: string;
-        readonly imageDigest?: string;
-        readonly storageSize: string;
-        readonly storageClass?: string;
-        readonly databaseName: string;
-        readonly user: string;
-        readonly resources: ResourceSettings;
-    };
+    readonly image: ApiImageArgs;
+    readonly api: ApiSettings;
+    readonly postgres: PostgresSettings;
 }
 
 /** A raw config value as the engine hands it over: always text, or absent. */
 type Raw = string | undefined;
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // A reference with a tag or digest; `latest` and untagged references are refused below.
 const imageReference = /^[a-z0-9]+([._\-/:][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
 
-function required(allowed: string) {
-    return z.string({ error: `is missing; allowed: ${allowed}` }).min(1, `is empty; allowed: ${allowed}`);
-}
-
-function integer(min: number, max: number) {
-    const allowed = `an integer from ${min} to ${max}`;
-    return required(allowed)
-        .regex(/^-?[0-9]+$/, `allowed: ${allowed}`)
-        .transform(Number)
-        .pipe(z.number().min(min, `allowed: ${allowed}`).max(max, `allowed: ${allowed}`));
-}
-
-function boolean() {
-    return required("true or false")
-        .regex(/^(true|false)$/, "allowed: true or false")
-        .transform((text) => text === "true");
-}
-
-function oneOf<T extends readonly [string, ...string[]]>(values: T) {
-    return z.enum(values, { error: `allowed: one of ${values.join(", ")}` });
-}
-
-function cpu() {
-    return required(cpuFormat).refine((text) => parseCpu(text) !== undefined, `allowed: ${cpuFormat}`);
-}
-
-function bytes() {
-    return required(bytesFormat).refine((text) => parseBytes(text) !== undefined, `allowed: ${bytesFormat}`);
-}
-
-function dnsLabel(what: string) {
-    const allowed = `${what}: a DNS-1123 label (lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit)`;
-    return required(allowed).max(63, `allowed: ${allowed}`).regex(dns1123Label, `allowed: ${allowed}`);
-}
-
-/** Absent and empty both mean "not set": Pulumi.yaml gives optional keys an empty default. */
-function optional<T extends z.ZodType>(schema: T) {
-    return z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
-}
-
 const imageRefAllowed = "an image reference with a version tag or @sha256 digest, not 'latest' and not untagged";
+const namespaceAllowed = `a namespace of its own, not ${systemNamespaces.join(", ")}`;
+const postgresTagAllowed = `a postgres image tag of major ${supportedPostgresMajors.join(", ")}, such as 16, 16.4 or 16.4-bookworm`;
 
 /** The declared keys, each with the schema its text must satisfy. */
 const fields = {
-    namespace: dnsLabel("the namespace name"),
+    namespace: dnsLabel("the namespace name").refine(
+        (name) => !(systemNamespaces as readonly string[]).includes(name),
+        `is a system namespace, which the program would lock down; allowed: ${namespaceAllowed}`,
+    ),
     protect: boolean(),
     imageBuild: boolean(),
-    imageContext: required("a directory relative to the project root"),
-    imageDockerfile: required("a Dockerfile path relative to the project root"),
+    imageContext: required("a directory inside the project, relative to its root"),
+    imageDockerfile: required("a Dockerfile inside the project, relative to its root"),
     imageRepository: optional(
         z.string().regex(/^[a-z0-9]+([._\-/:][a-z0-9]+)*$/, "allowed: an image name without tag, e.g. registry.example.com/team/api"),
     ),
@@ -153,10 +81,12 @@ const fields = {
         /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/,
         "allowed: an image name without tag, e.g. postgres or mirror.example.com/library/postgres",
     ),
-    postgresVersion: required("a postgres image tag such as 15 or 15.10").regex(
-        /^[0-9]+(\.[0-9]+)?(-[a-z0-9]+)?$/,
-        "allowed: a postgres image tag such as 15, 15.10 or 15.10-bookworm",
-    ),
+    postgresVersion: required(postgresTagAllowed)
+        .regex(/^[0-9]+(\.[0-9]+)?(-[a-z0-9]+)?$/, `allowed: ${postgresTagAllowed}`)
+        .refine(
+            (tag) => (supportedPostgresMajors as readonly string[]).includes(postgresMajor(tag)),
+            "is of a PostgreSQL major this program does not run; allowed: " + postgresTagAllowed,
+        ),
     postgresImageDigest: optional(z.string().regex(/^sha256:[a-f0-9]{64}$/, "allowed: an image digest, sha256: followed by 64 hex digits")),
     postgresStorageSize: bytes(),
     postgresStorageClass: optional(
@@ -182,6 +112,17 @@ const fields = {
 type FieldName = keyof typeof fields;
 type Parsed = { [K in FieldName]: z.output<(typeof fields)[K]> };
 
+/** Every key whose text the program validates; Pulumi.yaml declares each (a unit test holds them together). */
+export const validatedKeys = Object.keys(fields) as readonly string[];
+
+/** Limits that must cover their requests, or the pod cannot be scheduled. */
+const limitsOverRequests: readonly [FieldName, FieldName, (text: string) => number | undefined][] = [
+    ["apiCpuLimit", "apiCpuRequest", parseCpu],
+    ["apiMemoryLimit", "apiMemoryRequest", parseBytes],
+    ["postgresCpuLimit", "postgresCpuRequest", parseCpu],
+    ["postgresMemoryLimit", "postgresMemoryRequest", parseBytes],
+];
+
 /** Thrown when stack config is invalid; its message lists every bad key. */
 export class SettingsError extends Error {
     constructor(readonly problems: readonly string[]) {
@@ -194,51 +135,64 @@ export class SettingsError extends Error {
     }
 }
 
+/** The stack's config as the engine hands it over, and what it is checked against. */
+export interface ConfigInput {
+    readonly project: string;
+    readonly stack: string;
+    /** Every key set in the project's namespace (without the `project:` prefix), as text. */
+    readonly values: Readonly<Record<string, Raw>>;
+    /** The keys Pulumi.yaml declares: any other key in the project's namespace is a mistake. */
+    readonly declared: readonly string[];
+    /** Keys (without prefix) whose values are secret, so that a message never repeats them. */
+    readonly secretKeys?: readonly string[];
+    /** The project's root directory: build paths must stay inside it. */
+    readonly projectRoot: string;
+    readonly registryPassword?: pulumi.Output<string>;
+}
+
+/** `project:key = "value"`, the way every problem starts. */
+function describe(input: ConfigInput, key: string): string {
+    const value = input.values[key];
+    const shown = value === undefined ? "(not set)" : input.secretKeys?.includes(key) ? "[secret]" : JSON.stringify(value);
+    return `${input.project}:${key} = ${shown}`;
+}
+
 /**
- * Validates raw config text. Pure, so that tests can feed it any combination of values.
- * @param raw the text of each declared key, as `pulumi.Config.get` returns it
+ * Validates the config and reports every problem at once in a {@link SettingsError}. Reads no
+ * config of its own, so that tests can feed it any combination of values.
  */
-export function parseSettings(
-    project: string,
-    stack: string,
-    raw: Readonly<Partial<Record<FieldName, Raw>>>,
-    registryPassword?: pulumi.Output<string>,
-): Settings {
+export function parseSettings(input: ConfigInput): Settings {
     const problems: string[] = [];
-    const describe = (key: string, value: unknown) => `${project}:${key} = ${value === undefined ? "(not set)" : JSON.stringify(value)}`;
+    const problem = (key: string, message: string) => problems.push(`${describe(input, key)}: ${message}`);
+    for (const key of Object.keys(input.values).filter((key) => !input.declared.includes(key))) {
+        const nearest = closest(key, input.declared);
+        problem(key, `is not a key this project declares;${nearest ? ` did you mean ${nearest}?` : ""} allowed: the keys in Pulumi.yaml`);
+    }
     const parsed: Partial<Parsed> = {};
     for (const key of Object.keys(fields) as FieldName[]) {
-        const result = fields[key].safeParse(raw[key]);
+        const result = fields[key].safeParse(input.values[key]);
         if (result.success) {
             (parsed as Record<string, unknown>)[key] = result.data;
         } else {
-            problems.push(`${describe(key, raw[key])}: ${result.error.issues[0].message}`);
+            problem(key, result.error.issues[0].message);
         }
     }
-    const problem = (key: FieldName, message: string) => problems.push(`${describe(key, raw[key])}: ${message}`);
 
-    checkLimitCoversRequest(parsed.apiCpuRequest, parsed.apiCpuLimit, parseCpu, "apiCpuLimit", "apiCpuRequest", problem);
-    checkLimitCoversRequest(parsed.apiMemoryRequest, parsed.apiMemoryLimit, parseBytes, "apiMemoryLimit", "apiMemoryRequest", problem);
-    checkLimitCoversRequest(
-        parsed.postgresCpuRequest,
-        parsed.postgresCpuLimit,
-        parseCpu,
-        "postgresCpuLimit",
-        "postgresCpuRequest",
-        problem,
-    );
-    checkLimitCoversRequest(
-        parsed.postgresMemoryRequest,
-        parsed.postgresMemoryLimit,
-        parseBytes,
-        "postgresMemoryLimit",
-        "postgresMemoryRequest",
-        problem,
-    );
-
+    for (const [limitKey, requestKey, parse] of limitsOverRequests) {
+        const [limit, request] = [parsed[limitKey], parsed[requestKey]];
+        if (typeof limit === "string" && typeof request === "string" && (parse(limit) ?? 0) < (parse(request) ?? 0)) {
+            problem(limitKey, `must be >= ${requestKey} (${request}); a limit below the request cannot be scheduled`);
+        }
+    }
     if (parsed.apiAutoscaling && parsed.apiAutoscalingMinReplicas !== undefined && parsed.apiAutoscalingMaxReplicas !== undefined) {
         if (parsed.apiAutoscalingMaxReplicas < parsed.apiAutoscalingMinReplicas) {
             problem("apiAutoscalingMaxReplicas", `must be >= apiAutoscalingMinReplicas (${parsed.apiAutoscalingMinReplicas})`);
+        }
+    }
+    for (const key of ["imageContext", "imageDockerfile"] as const) {
+        const given = parsed[key];
+        if (given !== undefined && !isInside(input.projectRoot, given)) {
+            problem(key, `leaves the project; allowed: a path inside the project root (${input.projectRoot}), such as app`);
         }
     }
     if (parsed.imageBuild === true && parsed.imageRef !== undefined) {
@@ -247,56 +201,64 @@ export function parseSettings(
             "must not be set while imageBuild is true; choose one image source: build (imageBuild: true) or a prebuilt imageRef (imageBuild: false)",
         );
     }
-    if (parsed.imageBuild === false && !raw.imageRef) {
+    if (parsed.imageBuild === false && !input.values.imageRef) {
         problem("imageRef", "is required when imageBuild is false; set a prebuilt image reference, or set imageBuild: true to build app/");
     }
-    if (parsed.imageBuild === true && !raw.imageRepository) {
+    if (parsed.imageBuild === true && !input.values.imageRepository) {
         problem(
             "imageRepository",
             "is required when imageBuild is true; allowed: an image name without tag, e.g. registry.example.com/team/api",
         );
     }
-    if (parsed.imagePush === true && !raw.imageRegistryServer) {
+    if (parsed.imagePush === true && !input.values.imageRegistryServer) {
         problem("imageRegistryServer", "is required when imagePush is true; allowed: a registry host[:port]");
     }
 
     if (problems.length > 0) {
         throw new SettingsError(problems);
     }
-    return freeze(stack, parsed as Parsed, registryPassword);
+    return freeze(input, parsed as Parsed);
 }
 
-function checkLimitCoversRequest(
-    request: string | undefined,
-    limit: string | undefined,
-    parse: (text: string) => number | undefined,
-    limitKey: FieldName,
-    requestKey: FieldName,
-    problem: (key: FieldName, message: string) => void,
-) {
-    if (request === undefined || limit === undefined) {
+/** True when `given` (relative to `root`, or absolute) names `root` or something below it. */
+function isInside(root: string, given: string): boolean {
+    const relative = path.relative(root, path.resolve(root, given));
+    return relative === "" || (!relative.startsWith("..") && !path.isAbsolute(relative));
+}
+
+/**
+ * Refuses a change of PostgreSQL major on a stack whose database already holds data: a server
+ * does not start on a data directory written by another major.
+ * @param deployedMajor the major the stack's last update ran, or undefined when it has none
+ */
+export function checkPostgresMajorUnchanged(project: string, version: string, deployedMajor: string | undefined): void {
+    const major = postgresMajor(version);
+    if (deployedMajor === undefined || deployedMajor === major) {
         return;
     }
-    if ((parse(limit) ?? 0) < (parse(request) ?? 0)) {
-        problem(limitKey, `must be >= ${requestKey} (${request}); a limit below the request cannot be scheduled`);
-    }
+    throw new SettingsError([
+        `${project}:postgresVersion = ${JSON.stringify(version)}: the stack's database holds PostgreSQL ${deployedMajor} data, ` +
+            `which a ${major} server cannot open; allowed: a tag of major ${deployedMajor} (such as ${deployedMajor} or ${deployedMajor}.x). ` +
+            `To move to ${major}, dump the database and restore it into a new one: README.md, "Changing the PostgreSQL major version"`,
+    ]);
 }
 
-function freeze(stack: string, v: Parsed, registryPassword?: pulumi.Output<string>): Settings {
-    const image: ImageBuildSettings | ImageRefSettings = v.imageBuild
+function freeze(input: ConfigInput, v: Parsed): Settings {
+    const inProject = (given: string) => path.resolve(input.projectRoot, given);
+    const image: ApiImageArgs = v.imageBuild
         ? {
               kind: "build",
-              context: v.imageContext,
-              dockerfile: v.imageDockerfile,
+              context: inProject(v.imageContext),
+              dockerfile: inProject(v.imageDockerfile),
               repository: v.imageRepository ?? "",
-              push: v.imagePush,
-              registryServer: v.imageRegistryServer,
-              registryUsername: v.imageRegistryUsername,
-              registryPassword,
+              tag: contentTag(inProject(v.imageContext)),
+              registry: v.imagePush
+                  ? { server: v.imageRegistryServer ?? "", username: v.imageRegistryUsername, password: input.registryPassword }
+                  : undefined,
           }
         : { kind: "ref", ref: v.imageRef ?? "" };
     const settings: Settings = {
-        stack,
+        stack: input.stack,
         namespace: v.namespace,
         protect: v.protect,
         image,
@@ -323,7 +285,7 @@ function freeze(stack: string, v: Parsed, registryPassword?: pulumi.Output<strin
             version: v.postgresVersion,
             imageDigest: v.postgresImageDigest,
             storageSize: v.postgresStorageSize,
-            storageClass: v.postgresStorageClass,
+            storageClassName: v.postgresStorageClass,
             databaseName: v.postgresDatabase,
             user: v.postgresUser,
             resources: {
@@ -343,12 +305,33 @@ function deepFreeze<T>(value: T): T {
     return value;
 }
 
-/** Reads this stack's config once and returns validated settings; throws {@link SettingsError}. */
-export function loadSettings(): Settings {
-    const config = new pulumi.Config();
-    const raw: Partial<Record<FieldName, Raw>> = {};
-    for (const key of Object.keys(fields) as FieldName[]) {
-        raw[key] = config.get(key);
-    }
-    return parseSettings(pulumi.getProject(), pulumi.getStack(), raw, config.getSecret("imageRegistryPassword"));
+/**
+ * Reads this stack's config once and returns validated settings; throws {@link SettingsError}.
+ * Also refuses a PostgreSQL major change on a stack that has data, which needs the stack's
+ * current state and is therefore asynchronous.
+ */
+export async function loadSettings(): Promise<Settings> {
+    const project = pulumi.getProject();
+    const prefix = `${project}:`;
+    const ours = (key: string) => key.startsWith(prefix);
+    const values = Object.fromEntries(
+        Object.entries(pulumi.runtime.allConfig())
+            .filter(([key]) => ours(key))
+            .map(([key, value]) => [key.slice(prefix.length), value]),
+    );
+    // Pulumi runs the program in the project's directory, where Pulumi.yaml is.
+    const projectRoot = process.cwd();
+    const settings = parseSettings({
+        project,
+        stack: pulumi.getStack(),
+        values,
+        declared: declaredKeys(projectRoot),
+        secretKeys: secretConfigKeys()
+            .filter(ours)
+            .map((key) => key.slice(prefix.length)),
+        projectRoot,
+        registryPassword: new pulumi.Config().getSecret("imageRegistryPassword"),
+    });
+    checkPostgresMajorUnchanged(project, settings.postgres.version, await deployedPostgresMajor());
+    return settings;
 }

@@ -13,6 +13,8 @@ export function expectedCreates(stack: "dev" | "prod"): Record<string, number> {
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 3,
         ...(stack === "prod" ? { "kubernetes:policy/v1:PodDisruptionBudget": 1 } : {}),
         "pulumi:providers:kubernetes": 1,
+        // The engine's built-in provider, which answers the program's read of the stack's own outputs.
+        "pulumi:providers:pulumi": 1,
         "pulumi:providers:random": 1,
         "random:index/randomPassword:RandomPassword": 1,
     };

@@ -156,3 +156,59 @@ describe("render mode: bad configurations fail at preview with nothing created",
         });
     }
 });
+
+describe("render mode: a stack that holds data refuses a PostgreSQL major change at preview", function () {
+    this.timeout(10 * 60 * 1000);
+    const copy = new ProjectCopy("render-major");
+    const renderDir = path.join(copy.dir, "rendered");
+    let stack: automation.Stack;
+
+    /** What the stack holds and what it rendered: a refused change must leave both as they are. */
+    async function snapshot(): Promise<string> {
+        const state = await stack.exportStack();
+        const resources = (state.deployment as { resources?: { urn: string; outputs?: unknown }[] }).resources ?? [];
+        const files = renderedFiles(renderDir).map((file) => `${file}\n${fs.readFileSync(path.join(renderDir, file), "utf8")}`);
+        return JSON.stringify({ resources: resources.map((r) => [r.urn, r.outputs]), files });
+    }
+
+    before(async () => {
+        stack = await copy.stack("dev", "dev", renderOverrides(renderDir));
+    });
+    after(async () => {
+        try {
+            await stack.destroy();
+        } finally {
+            copy.remove();
+        }
+    });
+
+    it("up at 15 exports postgresMajor 15; a preview at 16 fails naming dump and restore, and nothing changes", async () => {
+        const run = await up(stack);
+        assert.strictEqual(run.outputs.postgresMajor.value, "15");
+        const before = await snapshot();
+        await copy.setConfig(stack, { postgresVersion: "16" });
+        const message = await failure(() => preview(stack));
+        assert.match(message, /api-stack:postgresVersion = "16": the stack's database holds PostgreSQL 15 data/);
+        assert.match(message, /dump the database and restore it into a new one: README.md, "Changing the PostgreSQL major version"/);
+        assert.strictEqual(await snapshot(), before);
+        // `up` runs the same program: refused before it registers anything.
+        await failure(() => up(stack));
+        assert.strictEqual(await snapshot(), before);
+    });
+
+    it("after destroy (the documented procedure) the stack takes 16, and then refuses going back to 15", async () => {
+        await destroy(stack);
+        const run = await up(stack);
+        assert.strictEqual(run.outputs.postgresMajor.value, "16");
+        assert.match(
+            fs.readFileSync(
+                path.join(renderDir, renderedFiles(renderDir).find((f) => /deployment-.*postgres\.yaml$/.test(f)) ?? ""),
+                "utf8",
+            ),
+            /image: postgres:16\n/,
+        );
+        await copy.setConfig(stack, { postgresVersion: "15.10" });
+        const message = await failure(() => preview(stack));
+        assert.match(message, /api-stack:postgresVersion = "15.10": the stack's database holds PostgreSQL 16 data/);
+    });
+});

@@ -69,8 +69,15 @@ export function stackConfig(stack: string, overrides: Record<string, string> = {
     return config;
 }
 
-/** Runs the program for `stack` and resolves once every resource is registered. */
-export async function runProgram(stack: string, overrides: Record<string, string> = {}): Promise<ProgramRun> {
+/**
+ * Runs the program for `stack` and resolves once every resource is registered.
+ * @param deployedOutputs the outputs of the stack's last update, as the engine would return them
+ */
+export async function runProgram(
+    stack: string,
+    overrides: Record<string, string> = {},
+    deployedOutputs: Record<string, unknown> = {},
+): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
     const options = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
     pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
@@ -82,11 +89,14 @@ export async function runProgram(stack: string, overrides: Record<string, string
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...recorded });
                 return { id: `${args.name}-id`, state };
             },
-            call: (args) => args.inputs,
+            call: (args) =>
+                args.token === "pulumi:pulumi:readStackOutputs" ? { name: args.inputs.name, outputs: deployedOutputs } : args.inputs,
         },
         project,
         stack,
         false,
+        // What a self-managed backend calls every organization.
+        "organization",
     );
     forgetProgramModules();
     const secretOutputs: string[] = [];
@@ -101,9 +111,10 @@ export async function runProgram(stack: string, overrides: Record<string, string
                     });
                     return undefined;
                 });
-                const program = await import(path.join(projectRoot, "index.ts"));
+                const program: { default: () => Promise<Record<string, unknown>> } = await import(path.join(projectRoot, "index.ts"));
+                const exported = await program.default();
                 const resolved: Record<string, unknown> = {};
-                for (const [key, value] of Object.entries(program)) {
+                for (const [key, value] of Object.entries(exported)) {
                     resolved[key] = await promiseOf(value);
                     if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) {
                         secretOutputs.push(key);

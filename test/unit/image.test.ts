@@ -1,6 +1,5 @@
 import * as assert from "assert";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { contentTag } from "../../components/build-context";
 import { mockDigest, projectRoot, runProgram } from "./harness";
@@ -8,9 +7,9 @@ import { mockDigest, projectRoot, runProgram } from "./harness";
 const imageType = "docker:index/image:Image";
 const secretMarker = "4dabf18193072939515e22adb298388d";
 
-/** A scratch copy of app/ (without installed or built files) that a test may change. */
+/** A scratch copy of app/ (without installed or built files) that a test may change: inside the project, as build paths must be. */
 function copyOfApp(): string {
-    const copy = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-context-"));
+    const copy = fs.mkdtempSync(path.join(projectRoot, ".scratch-context-"));
     fs.cpSync(path.join(projectRoot, "app"), copy, {
         recursive: true,
         filter: (source) => !/[/\\](node_modules|dist)([/\\]|$)/.test(path.relative(projectRoot, source)),

@@ -1,13 +1,18 @@
 import * as assert from "assert";
-import { ProgramError, runProgram } from "./harness";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { parseSettings, SettingsError, validatedKeys } from "../../stacks/settings";
+import { configRefusals } from "./config-refusals";
+import { ProgramError, projectRoot, runProgram, stackConfig } from "./harness";
 
 const prebuilt = { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" };
 
 /** Runs the program with `overrides` and returns the error it fails with, asserting nothing was created. */
-async function rejection(stack: string, overrides: Record<string, string>): Promise<string> {
+async function rejection(stack: string, overrides: Record<string, string>, deployedOutputs: Record<string, unknown> = {}): Promise<string> {
     let created: string[] = [];
     try {
-        const run = await runProgram(stack, overrides);
+        const run = await runProgram(stack, overrides, deployedOutputs);
         created = run.resources.map((r) => r.type);
     } catch (error) {
         assert.ok(error instanceof ProgramError, String(error));
@@ -114,9 +119,17 @@ const badConfigs: { title: string; overrides: Record<string, string>; key: strin
         mentions: /"abc123".*sha256/,
     },
     { title: "bad database user", overrides: { postgresUser: "drop table;" }, key: "postgresUser", mentions: /SQL identifier/ },
+    ...configRefusals,
 ];
 
 describe("bad stack config fails before anything is registered", () => {
+    it("a build path inside the project is accepted, relative or absolute", async () => {
+        for (const context of ["app", "./app", path.join(projectRoot, "app")]) {
+            const run = await runProgram("dev", { imageContext: context, imageDockerfile: "app/Dockerfile" });
+            assert.strictEqual(run.one("docker:index/image:Image").build.context, path.join(projectRoot, "app"));
+        }
+    });
+
     for (const bad of badConfigs) {
         it(`${bad.title}: names api-stack:${bad.key}`, async () => {
             const message = await rejection("dev", { ...prebuilt, ...bad.overrides });
@@ -146,5 +159,62 @@ describe("bad stack config fails before anything is registered", () => {
         for (const stack of ["dev", "prod"]) {
             assert.ok((await runProgram(stack, prebuilt)).resources.length > 10);
         }
+    });
+});
+
+describe("a stack that holds data keeps its PostgreSQL major", () => {
+    for (const [deployed, asked] of [
+        ["15", "16"],
+        ["16", "15.10"],
+        ["15", "17-bookworm"],
+    ]) {
+        it(`${deployed} -> ${asked} is refused, naming the dump and restore procedure`, async () => {
+            const message = await rejection("prod", { ...prebuilt, postgresVersion: asked }, { postgresMajor: deployed });
+            const line = message.split("\n").find((l) => l.includes("api-stack:postgresVersion ="));
+            assert.ok(line, message);
+            assert.match(line, new RegExp(`"${asked}": the stack's database holds PostgreSQL ${deployed} data`));
+            assert.match(line, new RegExp(`allowed: a tag of major ${deployed}`));
+            assert.match(line, /dump the database and restore it.*README.md, "Changing the PostgreSQL major version"/);
+            assert.match(message, /nothing was changed/);
+        });
+    }
+
+    it("a new minor of the same major is accepted", async () => {
+        const run = await runProgram("prod", { ...prebuilt, postgresVersion: "15.11" }, { postgresMajor: "15" });
+        assert.strictEqual(run.one("kubernetes:apps/v1:Deployment", "postgres").spec.template.spec.containers[0].image, "postgres:15.11");
+    });
+
+    it("a stack without a deployed major (new, or destroyed) takes any supported one, and exports it for the next update", async () => {
+        const run = await runProgram("dev", { ...prebuilt, postgresVersion: "16.4" });
+        assert.strictEqual(run.outputs.postgresMajor, "16");
+        assert.strictEqual((await runProgram("prod", prebuilt)).outputs.postgresMajor, "15");
+    });
+});
+
+describe("the keys have one source: Pulumi.yaml", () => {
+    it("declares every key the program validates, and only those plus the secret registry password", () => {
+        const declared = Object.keys(parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")).config);
+        assert.deepStrictEqual([...declared].sort(), [...validatedKeys, "imageRegistryPassword"].sort());
+    });
+
+    it("a misspelt key set as a secret is named without its value", () => {
+        const values: Record<string, string> = {};
+        for (const [key, value] of Object.entries(stackConfig("dev", prebuilt))) {
+            values[key.replace(/^api-stack:/, "")] = value;
+        }
+        values.imageRegistryPasword = "hunter2-token";
+        const declared = Object.keys(parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8")).config);
+        assert.throws(
+            () =>
+                parseSettings({ project: "api-stack", stack: "dev", values, declared, secretKeys: ["imageRegistryPasword"], projectRoot }),
+            (error: unknown) => {
+                assert.ok(error instanceof SettingsError);
+                assert.deepStrictEqual(error.problems, [
+                    "api-stack:imageRegistryPasword = [secret]: is not a key this project declares; did you mean imageRegistryPassword? allowed: the keys in Pulumi.yaml",
+                ]);
+                assert.ok(!error.message.includes("hunter2"));
+                return true;
+            },
+        );
     });
 });
