@@ -8,7 +8,7 @@
 # (the official build, published on the npm registry as node-<os>-<arch>) is installed once with
 # `npm pack` into $API_STACK_CACHE/node and put first on PATH; later runs only check it.
 #
-# Usage: bash scripts/node.sh [--help]   installs it if needed and prints the node that is used.
+# Usage: scripts/node.sh [--help]   installs it if needed and prints the node that is used.
 
 export API_STACK_CACHE="${API_STACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/api-stack}"
 API_STACK_NODE=24.21.0
@@ -71,10 +71,14 @@ api_stack_node_path() { # puts a Node.js >= 24 first on PATH
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
+  # Run directly, it is a user's script and takes its helpers from the library; sourced, it defines
+  # nothing but the functions above.
+  # shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
   case "${1:-}" in
     "") ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "node: unknown option '$1'" >&2; echo "node: see 'scripts/node.sh --help'" >&2; exit 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
   api_stack_node_path
   echo "$(command -v node) $(node --version)"

@@ -14,6 +14,8 @@ const projectRoot = path.resolve(__dirname, "..", "..");
 const runnable = fs
     .readdirSync(path.join(projectRoot, "scripts"))
     .filter((file) => file.endsWith(".sh") && fs.readFileSync(path.join(projectRoot, "scripts", file), "utf8").startsWith("#!"))
+    // npm runs this one as its script shell (`npm-shell.sh -c '<script>'`); no user starts it.
+    .filter((file) => file !== "npm-shell.sh")
     .sort();
 
 /** What a script does wrong against scripts/lib.sh: no source line, or a helper or --help of its own. */

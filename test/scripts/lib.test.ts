@@ -154,6 +154,17 @@ describe("scripts: one writer of the per-user cache at a time", function () {
             for (const file of fs.readdirSync(path.join(projectRoot, "scripts")).filter((name) => name.endsWith(".sh"))) {
                 fs.copyFileSync(path.join(projectRoot, "scripts", file), path.join(project, "scripts", file));
             }
+            // toolchain.sh checks that the lock and the wrapper modules agree before it locks the cache.
+            for (const file of [
+                "package.json",
+                "package-lock.json",
+                "tools/pulumi/go.mod",
+                "tools/pulumi-kubernetes/go.mod",
+                "tools/pulumi-random/go.mod",
+            ]) {
+                fs.mkdirSync(path.dirname(path.join(project, file)), { recursive: true });
+                fs.copyFileSync(path.join(projectRoot, file), path.join(project, file));
+            }
             const cache = path.join(scratch, "cache");
             fs.mkdirSync(cache);
             const lockFile = path.join(cache, script.replace(/\.sh$/, ".lock"));

@@ -45,7 +45,7 @@ function toolchainVersions(root: string) {
 /** A scratch copy of what `toolchain.sh --versions` reads, with the lockfile changed by `edit`. */
 function scratchRoot(edit: (lock: Lockfile) => void): string {
     const copy = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-versions-"));
-    for (const file of ["scripts/toolchain.sh", "scripts/env.sh", "scripts/node.sh", ...wrapperGoMods]) {
+    for (const file of ["scripts/toolchain.sh", "scripts/env.sh", "scripts/lib.sh", "scripts/node.sh", ...wrapperGoMods]) {
         fs.mkdirSync(path.dirname(path.join(copy, file)), { recursive: true });
         fs.copyFileSync(path.join(projectRoot, file), path.join(copy, file));
     }
