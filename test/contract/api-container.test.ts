@@ -86,14 +86,14 @@ describe("contract: the API container spec runs the app as its probes expect", f
 
         const launcher = path.join(__dirname, "launch-like-pod.sh");
         const args = ["--uid", String(uid), "--gid", String(gid), "--secret-dir", secretDir, "--secret-mount", secret.mountPath];
-        args.push("--workdir", appDir);
+        args.push("--workdir", appDir, "--node-dir", path.dirname(process.execPath));
         args.push("--tmp-size", tmp.size);
         const env = Object.entries(run.env).map(([name, value]) => `${name}=${value}`);
-        for (const variable of [...env, `PATH=${path.dirname(process.execPath)}:/usr/bin:/bin`]) {
+        for (const variable of [...env, `PATH=/run/node:/usr/bin:/bin`]) {
             args.push("--env", variable);
         }
         const command = dockerfileCommand();
-        server = spawn("bash", [launcher, ...args, "--", command[0] === "node" ? process.execPath : command[0], ...command.slice(1)], {
+        server = spawn("bash", [launcher, ...args, "--", command[0] === "node" ? "/run/node/node" : command[0], ...command.slice(1)], {
             cwd: appDir,
             stdio: ["ignore", "pipe", "pipe"],
         });
