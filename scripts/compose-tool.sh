@@ -11,11 +11,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-case "${1:-}" in
-  "") ;;
-  -h | --help) usage; exit 0 ;;
-  *) usage_error "unknown option '$1'" ;;
-esac
+takes_no_arguments "$@"
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"

@@ -37,6 +37,15 @@ usage_error() {
   exit 2
 }
 
+# takes_no_arguments "$@": for a script whose only option is --help; anything else is a usage error.
+takes_no_arguments() {
+  [ $# -gt 0 ] || return 0
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown option '$1' (the only option is --help)" ;;
+  esac
+}
+
 # hold_lock <fd> <lock file> [timeout seconds]: keeps the lock until the script exits, so that two runs
 # never write the same files at once. A second run says whom it waits for, then waits (for ever, or up to
 # the timeout); once it holds the lock it must check again what the first run already did.

@@ -75,11 +75,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   # nothing but the functions above.
   # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-  case "${1:-}" in
-    "") ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage_error "unknown option '$1'" ;;
-  esac
+  takes_no_arguments "$@"
   api_stack_node_path
   echo "$(command -v node) $(node --version)"
 else
