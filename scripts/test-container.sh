@@ -50,4 +50,4 @@ case " ${mocha_args[*]:-} " in
   *" test/container/"*) ;;
   *) mocha_args+=(test/container/*.test.ts) ;;
 esac
-mocha --timeout 1200000 "${mocha_args[@]}"
+"$root/node_modules/.bin/mocha" --timeout 1200000 "${mocha_args[@]}"

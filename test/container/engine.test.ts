@@ -27,7 +27,7 @@ describe("engine: scripts/docker.sh reuses an engine it did not start", function
         assert.ok(host.startsWith("unix://"), `the engine under test listens on a unix socket, not ${host}`);
         assert.ok(fs.existsSync(host.slice("unix://".length)), `${host} exists (run through scripts/test-container.sh)`);
         fs.mkdirSync(path.join(checkout, "scripts"));
-        for (const script of ["docker.sh", "env.sh"]) {
+        for (const script of ["docker.sh", "env.sh", "lib.sh", "node.sh"]) {
             fs.copyFileSync(path.join(projectRoot, "scripts", script), path.join(checkout, "scripts", script));
         }
         // Another engine already serves the socket path of this checkout.
@@ -56,10 +56,14 @@ describe("engine: scripts/docker.sh reuses an engine it did not start", function
         fs.chmodSync(bin, 0o755);
         for (const dir of ["/usr/local/bin", "/usr/bin", "/bin"]) {
             for (const tool of fs.readdirSync(dir)) {
-                if (!/^dockerd/.test(tool) && !fs.existsSync(path.join(bin, tool)))
+                if (!/^(dockerd|node$)/.test(tool) && !fs.existsSync(path.join(bin, tool)))
                     fs.symlinkSync(path.join(dir, tool), path.join(bin, tool));
             }
         }
+        // The scripts run on Node.js 24 (scripts/node.sh); this test's own node is one, copied where uid 65534
+        // can run it (the per-user cache may sit in root's 0700 home), so that no install is attempted.
+        fs.copyFileSync(process.execPath, path.join(bin, "node"));
+        fs.chmodSync(path.join(bin, "node"), 0o755);
         const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-noengine-"));
         fs.cpSync(path.join(checkout, "scripts"), path.join(scratch, "scripts"), { recursive: true });
         fs.chmodSync(scratch, 0o777);
