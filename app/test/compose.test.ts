@@ -38,9 +38,9 @@ describe("docker-compose.yml", function () {
         assert.deepEqual(api.tmpfs, ["/tmp"]);
     });
 
-    it("runs postgres:15 on a named volume with a pg_isready healthcheck", function () {
+    it("runs postgres:15 (or a stand-in named by POSTGRES_IMAGE) on a named volume with a pg_isready healthcheck", function () {
         const db = compose.services.db;
-        assert.equal(db.image, "postgres:15");
+        assert.equal(db.image, "${POSTGRES_IMAGE:-postgres:15}", "the official image unless a stand-in or mirror is given");
         const [volume, mountPoint] = (db.volumes[0] as string).split(":");
         assert.equal(mountPoint, "/var/lib/postgresql/data");
         assert.ok(Object.keys(compose.volumes).includes(volume), `${volume} is a named volume`);
@@ -51,10 +51,14 @@ describe("docker-compose.yml", function () {
         }
     });
 
-    it("takes credentials from .env: .env.example sets every variable, .env stays out of git", function () {
+    it("takes credentials from .env: .env.example sets every variable without a default and names the others, .env stays out of git", function () {
+        const exampleText = readFileSync(path.join(REPO, ".env.example"), "utf8");
         const example = readEnvFile(path.join(REPO, ".env.example"));
-        const used = new Set([...text.matchAll(/(?<!\$)\$\{([A-Z_]+)/g)].map((m) => m[1]));
-        for (const name of used) assert.ok(example.has(name), `.env.example lacks ${name}`);
+        const used = [...text.matchAll(/(?<!\$)\$\{([A-Z_]+)(:-)?/g)].map((m) => ({ name: m[1], hasDefault: m[2] !== undefined }));
+        for (const { name, hasDefault } of used) {
+            if (hasDefault) assert.match(exampleText, new RegExp(`^(# )?${name}=`, "m"), `.env.example does not mention ${name}`);
+            else assert.ok(example.has(name), `.env.example lacks ${name}`);
+        }
         const gitignore = readFileSync(path.join(REPO, ".gitignore"), "utf8").split("\n");
         assert.ok(gitignore.includes(".env"));
     });
