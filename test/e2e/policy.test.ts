@@ -52,16 +52,16 @@ describe("policy pack through the real engine", function () {
     const weakened: { title: string; file: string; from: string; to: string; policy: string }[] = [
         {
             title: "a container without limits",
-            file: "components/api.ts",
-            from: "resources: containerResources(args.resources, ephemeralStorage),",
-            to: "resources: { requests: containerResources(args.resources, ephemeralStorage).requests },",
+            file: "components/api-pod.ts",
+            from: 'resources: containerResources(args.resources, { request: "32Mi", limit: "128Mi" }),',
+            to: 'resources: { requests: containerResources(args.resources, { request: "32Mi", limit: "128Mi" }).requests },',
             policy: "container-resources",
         },
         {
             title: "a root container",
-            file: "components/api.ts",
-            from: "securityContext: restrictedPodSecurityContext(apiUid),",
-            to: "securityContext: { ...restrictedPodSecurityContext(apiUid), runAsUser: 0, runAsNonRoot: false },",
+            file: "components/pod.ts",
+            from: "securityContext: restrictedPodSecurityContext(args.uid),",
+            to: "securityContext: { ...restrictedPodSecurityContext(args.uid), runAsUser: 0, runAsNonRoot: false },",
             policy: "pod-security-restricted",
         },
         {
