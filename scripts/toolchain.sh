@@ -87,13 +87,16 @@ mkdir -p "$LOG_DIR" "$STAMP_DIR" "$PROVIDER_DIR"
 # One run at a time per cache: a second run waits, then finds the first one's binaries up to date.
 hold_lock 9 "$API_STACK_CACHE/toolchain.lock"
 
-# stamp_of <name> <wrapper dir> <version>: what the binary was built from. A change of the wrapper's
-# files (tests aside), of the version or of the Go version makes it stale.
+# stamp_of <name> <wrapper dir> <package> <version>: what the binary was built from. A change of the
+# wrapper's go.mod/go.sum, of the Go files of the package it builds (tests aside), of the version or of the Go
+# version makes it stale. A package of another module (the CLI) has no Go files here: only go.mod/go.sum count,
+# so a change of the language host, which shares the CLI's wrapper, rebuilds the host alone.
 stamp_of() {
-  local dir="$API_STACK_ROOT/$2"
+  local dir="$API_STACK_ROOT/$2" sources=()
+  case "$3" in .* | ./*) sources=("$3") ;; esac
   {
-    echo "$1 $3 $(go env GOVERSION)"
-    (cd "$dir" && find . \( -name '*.go' ! -name '*_test.go' \) -o -name go.mod -o -name go.sum | LC_ALL=C sort | xargs sha256sum)
+    echo "$1 $4 $(go env GOVERSION)"
+    (cd "$dir" && { ls go.mod go.sum; [ ${#sources[@]} -eq 0 ] || find "${sources[@]}" -name '*.go' ! -name '*_test.go'; } | LC_ALL=C sort | xargs sha256sum)
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -102,7 +105,7 @@ build() {
   local name="$1" dir="$2" pkg="$3" ldflags="$4" version="$5" prepare="${6:-}"
   local out="$API_STACK_BIN/$name" log="$LOG_DIR/$name.log" stamp
   case "$name" in pulumi-resource-*) out="$PROVIDER_DIR/$name" ;; esac
-  stamp="$(stamp_of "$name" "$dir" "$version")"
+  stamp="$(stamp_of "$name" "$dir" "$pkg" "$version")"
   if ! $force && [ -x "$out" ] && [ "$(cat "$STAMP_DIR/$name" 2>/dev/null)" = "$stamp" ]; then
     say "$name $version: up to date"
     return

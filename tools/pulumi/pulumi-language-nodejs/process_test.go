@@ -4,26 +4,35 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// A cancel interrupts node, lets a SIGINT handler finish its cleanup, and only then returns.
-func TestCancelInterruptsNodeAndWaitsForItsCleanup(t *testing.T) {
+// startNodeThenCancel starts node on a script that prints "ready" once its SIGINT handler is set, waits for
+// that, then cancels the host as the engine does. It returns node's command, its output and when the cancel
+// was sent; the command's resources are released when the test ends.
+func startNodeThenCancel(t *testing.T, script string) (*exec.Cmd, *lockedBuffer, time.Time) {
+	t.Helper()
 	h := newHost()
-	var out lockedBuffer
-	script := `process.on("SIGINT", () => setTimeout(() => { console.log("cleaned up"); process.exit(0); }, 500));
-console.log("ready"); setInterval(() => {}, 1000);`
-	cmd, done := h.nodeCommand(context.Background(), t.TempDir(), []string{"-e", script}, nil, &out, &out)
-	defer done()
+	out := &lockedBuffer{}
+	cmd, done := h.nodeCommand(context.Background(), t.TempDir(), []string{"-e", script}, nil, out, out)
+	t.Cleanup(done)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, &out, "ready")
+	waitFor(t, out, "ready")
 	start := time.Now()
 	h.cancel()
+	return cmd, out, start
+}
+
+// A cancel interrupts node, lets a SIGINT handler finish its cleanup, and only then returns.
+func TestCancelInterruptsNodeAndWaitsForItsCleanup(t *testing.T) {
+	cmd, out, start := startNodeThenCancel(t, `process.on("SIGINT", () => setTimeout(() => { console.log("cleaned up"); process.exit(0); }, 500));
+console.log("ready"); setInterval(() => {}, 1000);`)
 	// exec reports the cancel (context.Canceled) even when node exits 0 from its handler.
 	if err := cmd.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("node should exit 0 from its SIGINT handler, got %v (output %q)", err, out.String())
@@ -38,17 +47,7 @@ console.log("ready"); setInterval(() => {}, 1000);`
 
 // A node that ignores SIGINT is killed once the grace period is over.
 func TestCancelKillsNodeAfterTheGracePeriod(t *testing.T) {
-	h := newHost()
-	var out lockedBuffer
-	script := `process.on("SIGINT", () => console.log("ignoring SIGINT")); console.log("ready"); setInterval(() => {}, 1000);`
-	cmd, done := h.nodeCommand(context.Background(), t.TempDir(), []string{"-e", script}, nil, &out, &out)
-	defer done()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, &out, "ready")
-	start := time.Now()
-	h.cancel()
+	cmd, out, start := startNodeThenCancel(t, `process.on("SIGINT", () => console.log("ignoring SIGINT")); console.log("ready"); setInterval(() => {}, 1000);`)
 	if err := cmd.Wait(); err == nil {
 		t.Fatal("node ignored SIGINT and still exited cleanly")
 	}
