@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Finds or builds the binaries of the local cluster (scripts/cluster.sh): kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl.
+# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl, and the real node's kubelet
+# and kube-proxy.
 #
 # A binary on PATH is used when its version fits (same Kubernetes minor for the control plane, kubectl
 # within one minor, etcd 3.6, KWOK 0.8); otherwise it is built from its Go module into $API_STACK_BIN
@@ -115,15 +116,24 @@ kube_ldflags() {
   echo "$flags"
 }
 
-# Each build writes into a staging folder and moves finished binaries into place, so an interrupted
+# One `go build` for every Kubernetes command: they share most packages, and one invocation compiles
+# each of them once. Each build writes into a staging folder and moves finished binaries into place, so an interrupted
 # build never leaves a half-written binary in $API_STACK_BIN.
 build_kube() {
   local out="$API_STACK_CACHE/build/kube"
   rm -rf "$out" && mkdir -p "$out"
   (cd "$API_STACK_ROOT/tools/kube" && CGO_ENABLED=0 go build -ldflags "$(kube_ldflags)" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
   mv -f "$out"/* "$API_STACK_BIN/"
+}
+
+build_pause() {
+  local out="$API_STACK_CACHE/build/pause"
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$API_STACK_ROOT/tools/pause" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/api-stack-pause" .)
+  mv -f "$out/api-stack-pause" "$API_STACK_BIN/api-stack-pause"
 }
 
 build_etcd() {
@@ -157,10 +167,16 @@ need_build() {  # $@: tool names; true when any of them is missing
   return $missing
 }
 
-if need_build kube-apiserver kube-controller-manager kube-scheduler kubectl; then
+if need_build kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; then
   run_step kube "check the Go proxy is reachable (GOPROXY=$(go env GOPROXY)) and that tools/kube/go.mod matches $KUBE_VERSION (tools/kube/generate.sh $KUBE_VERSION); then rerun" build_kube
-  need_build kube-apiserver kube-controller-manager kube-scheduler kubectl || true
+  need_build kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy || true
 fi
+# Our own program, with no version to report: rebuilt when its source is newer than the binary.
+if [ ! -x "$API_STACK_BIN/api-stack-pause" ] || [ "$API_STACK_ROOT/tools/pause/main.go" -nt "$API_STACK_BIN/api-stack-pause" ]; then
+  run_step pause "check that Go can build tools/pause (go build there); then rerun" build_pause
+fi
+path_of[api-stack-pause]="$API_STACK_BIN/api-stack-pause"
+
 if need_build etcd; then
   run_step etcd "check the Go proxy is reachable and tools/etcd/go.mod (go mod tidy there); then rerun" build_etcd
   need_build etcd || true
@@ -170,7 +186,7 @@ if need_build kwok kwokctl; then
   need_build kwok kwokctl || true
 fi
 
-for name in kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok kwokctl; do
+for name in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok kwokctl; do
   if [ -z "${path_of[$name]}" ]; then
     say "FAILED: no usable $name after building (it reports '$(reported_version "$API_STACK_BIN/$name" || true)')."
     say "next: remove $API_STACK_BIN/$name and rerun, or put a fitting $name on PATH."
@@ -191,5 +207,8 @@ KWOK_ETCD_BINARY=${path_of[etcd]}
 KWOK_CONTROLLER_BINARY=${path_of[kwok]}
 KWOKCTL=${path_of[kwokctl]}
 KUBECTL=${path_of[kubectl]}
+KUBELET_BINARY=${path_of[kubelet]}
+KUBE_PROXY_BINARY=${path_of[kube-proxy]}
+PAUSE_BINARY=${path_of[api-stack-pause]}
 EOF
 fi

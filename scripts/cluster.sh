@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# A local Kubernetes cluster without Docker: etcd, kube-apiserver, kube-controller-manager and
-# kube-scheduler run as plain processes (kwokctl, binary runtime) and KWOK simulates the nodes and their
-# kubelets: pods are scheduled and reported Running/Ready, containers never run.
+# A local Kubernetes cluster: etcd, kube-apiserver, kube-controller-manager and kube-scheduler run as
+# plain processes (kwokctl, binary runtime), with one real node (kubelet, containerd, kube-proxy;
+# scripts/cluster-node.sh) where pods run, and simulated nodes (KWOK) for scale: tainted, so that only
+# pods that tolerate the taint go there.
 #
 # Usage: scripts/cluster.sh <command> [options]
-#   up [--nodes N]   start the cluster (or check the running one) with N simulated nodes (default 3),
-#                    a `local-static` StorageClass and pre-created PersistentVolumes; idempotent.
+#   up [--nodes N] [--simulated-only]
+#                    start the cluster (or check the running one) with the real node and N simulated
+#                    nodes (default 3), a `local-static` StorageClass and PersistentVolumes; idempotent.
+#                    --simulated-only: no real node (and no taint); also the fallback where the machine
+#                    cannot run one (no root, cgroups or iptables).
+#   load-images REF...  import images from the Docker engine into the real node's runtime, where pods
+#                    with imagePullPolicy IfNotPresent find them (no registry is reachable).
 #   down             stop every process of the cluster (checked by pid) and remove its data.
 #   status           say whether it is up, where the kubeconfig is and how many nodes are Ready;
 #                    exits 1 when the cluster is down.
@@ -19,24 +25,32 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command=""
+images=()
 nodes=3
+real_node=true
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    up | down | status)
+    up | down | status | load-images)
       [ -z "$command" ] || usage_error "only one command at a time (got '$command' and '$1')"
       command="$1" ;;
     --nodes)
       [ $# -ge 2 ] || usage_error "--nodes needs a number"
       nodes="$2"; shift ;;
     --nodes=*) nodes="${1#--nodes=}" ;;
-    *) usage_error "unknown command or option '$1'" ;;
+    --simulated-only) real_node=false ;;
+    -*) usage_error "unknown option '$1'" ;;
+    *)
+      [ "$command" = load-images ] || usage_error "unknown command '$1' (commands: up, down, status, load-images)"
+      images+=("$1") ;;
   esac
   shift
 done
-[ -n "$command" ] || usage_error "missing command: up, down or status"
+[ -n "$command" ] || usage_error "missing command: up, down, status or load-images"
+[ "$command" != load-images ] || [ "${#images[@]}" -gt 0 ] || usage_error "load-images needs at least one image reference, e.g. api-stack/api:<tag>"
 [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || usage_error "--nodes must be a positive whole number, got '$nodes'"
 [ "$nodes" = 3 ] || [ "$command" = up ] || usage_error "--nodes only applies to 'up'"
+$real_node || [ "$command" = up ] || usage_error "--simulated-only only applies to 'up'"
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -44,6 +58,11 @@ done
 CLUSTER_NAME="$API_STACK_CLUSTER_NAME"
 export KWOK_WORKDIR="$API_STACK_CLUSTER_DIR/kwok"
 CLUSTER_WORKDIR="$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
+SERVICE_CIDR="10.96.0.0/16"
+CLUSTER_DNS_IP="10.96.0.10"
+VOLUMES_DIR="$API_STACK_CLUSTER_DIR/volumes"
+# shellcheck source=scripts/cluster-node.sh
+. "$API_STACK_ROOT/scripts/cluster-node.sh"
 KUBECONFIG_PATH="$API_STACK_KUBECONFIG"
 STORAGE_CLASS="$API_STACK_STORAGE_CLASS"
 PV_COUNT=6
@@ -94,7 +113,8 @@ cmd_status() {
     echo "  kubeconfig: $KUBECONFIG_PATH"
     echo "  server:     $server (Kubernetes $version)"
     echo "  nodes:      $ready Ready of $total"
-    echo "  processes:  $(cluster_pids | tr '\n' ' ')"
+    echo "  real node:  $(real_node_summary)"
+    echo "  processes:  $(cluster_pids | tr '\n' ' ')$(node_pids | tr '\n' ' ')"
     echo "  use:        export KUBECONFIG=$KUBECONFIG_PATH"
     return 0
   fi
@@ -107,12 +127,25 @@ cmd_status() {
   return 1
 }
 
+real_node_summary() {
+  if ! kc get node "$NODE_NAME" >/dev/null 2>&1; then
+    echo "none ($([ -d "$NODE_DIR" ] && echo "its processes: $(node_pids | tr '\n' ' ')" || echo "simulated nodes only"))"
+    return
+  fi
+  echo "$NODE_NAME $(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.addresses[?(@.type=="InternalIP")].address} {.status.nodeInfo.containerRuntimeVersion} {.status.nodeInfo.kubeletVersion}' 2>/dev/null), $(kc get pods -A --field-selector "spec.nodeName=$NODE_NAME,status.phase=Running" --no-headers 2>/dev/null | wc -l) pods running"
+}
+
 cmd_down() {
   local pids left pid
   pids="$(cluster_pids | tr '\n' ' ')"
-  if [ -z "$pids" ] && [ ! -e "$API_STACK_CLUSTER_DIR/kwok" ] && [ ! -e "$KUBECONFIG_PATH" ]; then
+  if [ -z "$pids" ] && [ ! -e "$API_STACK_CLUSTER_DIR/kwok" ] && [ ! -e "$KUBECONFIG_PATH" ] && [ ! -e "$NODE_DIR" ] && [ -z "$(node_pids)" ]; then
     say "nothing to do: no cluster processes and no cluster data"
     return 0
+  fi
+  if [ -e "$NODE_DIR" ] || [ -n "$(node_pids)" ]; then
+    say "stopping the real node (kubelet, kube-proxy, containerd and its pods)"
+    node_down
+    say "real node removed: processes, mounts, bridge $NODE_BRIDGE, iptables chain $NODE_FORWARD_CHAIN, $NODE_DIR"
   fi
   say "stopping cluster '$CLUSTER_NAME' (pids: ${pids:-none})"
   if [ -d "$CLUSTER_WORKDIR" ] && type -P kwokctl >/dev/null; then
@@ -134,11 +167,15 @@ cmd_down() {
   left="$(for pid in $pids $(cluster_pids); do if is_ours "$pid"; then echo "$pid"; fi; done | sort -u | tr '\n' ' ')"
   [ -z "${left// /}" ] || die "processes $left are still running" "inspect them with 'ps -o pid,cmd -p ${left// /,}' and stop them by pid"
   say "all cluster processes stopped (checked pids: ${pids:-none})"
-  rm -rf "$API_STACK_CLUSTER_DIR/kwok" "$KUBECONFIG_PATH" "$API_STACK_CLUSTER_DIR"/*.log "$API_STACK_CLUSTER_DIR"/*.yaml
+  rm -rf "$API_STACK_CLUSTER_DIR/kwok" "$KUBECONFIG_PATH" "$API_STACK_CLUSTER_DIR"/*.log "$API_STACK_CLUSTER_DIR"/*.yaml "$VOLUMES_DIR"
   say "removed cluster data under $API_STACK_CLUSTER_DIR"
 }
 
+# With the real node, each volume is a directory under the cluster folder on that node, open to every
+# uid as a local-path provisioner makes them (PostgreSQL runs as 999, backups as another uid); without
+# it, a hostPath that is never written.
 storage_manifest() {
+  local on_real_node="$1"
   cat <<EOF
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
@@ -151,9 +188,16 @@ provisioner: kubernetes.io/no-provisioner
 volumeBindingMode: Immediate
 reclaimPolicy: Retain
 EOF
-  local i
+  local i path affinity=""
+  if $on_real_node; then
+    affinity="  nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME]}]}]}}"
+  fi
   for i in $(seq 1 "$PV_COUNT"); do
-    # hostPath is never touched: there is no kubelet, containers never run.
+    path="/tmp/api-stack-local-pv/pv-$i"
+    if $on_real_node; then
+      path="$VOLUMES_DIR/pv-$i"
+      mkdir -p "$path" && chmod 0777 "$path"
+    fi
     cat <<EOF
 ---
 apiVersion: v1
@@ -166,7 +210,8 @@ spec:
   capacity: {storage: $PV_SIZE}
   accessModes: [ReadWriteOnce]
   persistentVolumeReclaimPolicy: Retain
-  hostPath: {path: /tmp/api-stack-local-pv/pv-$i, type: DirectoryOrCreate}
+  hostPath: {path: $path, type: DirectoryOrCreate}
+$affinity
 EOF
   done
 }
@@ -232,11 +277,27 @@ cmd_up() {
     # The cluster's processes outlive this script: they must not inherit our lock (fd 8), hence the
     # `8>&-` on kwokctl below.
     # Loopback only: kwokctl's default bind address is 0.0.0.0 and has no flag, only this option.
+    # Component flags go here: kwokctl 0.8's --extra-args mixes up components when one gets several.
+    # The API server: Pod Security admission; a Service range of our own; it reaches the real node's
+    # kubelet by its InternalIP (not its name, which does not resolve) and with a client certificate
+    # that the kubelet checks. The kwok controller: only the nodes it simulates, never the real one.
     cat >"$API_STACK_CLUSTER_DIR/kwokctl.yaml" <<EOF
 apiVersion: config.kwok.x-k8s.io/v1alpha1
 kind: KwokctlConfiguration
 options:
   bindAddress: 127.0.0.1
+componentsPatches:
+- name: kube-apiserver
+  extraArgs:
+  - {key: enable-admission-plugins, value: PodSecurity}
+  - {key: service-cluster-ip-range, value: "$SERVICE_CIDR"}
+  - {key: kubelet-preferred-address-types, value: InternalIP}
+  - {key: kubelet-client-certificate, value: "$CLUSTER_WORKDIR/pki/admin.crt"}
+  - {key: kubelet-client-key, value: "$CLUSTER_WORKDIR/pki/admin.key"}
+- name: kwok-controller
+  extraArgs:
+  - {key: manage-all-nodes, value: "false"}
+  - {key: manage-nodes-with-annotation-selector, value: "kwok.x-k8s.io/node=fake"}
 EOF
     say "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller (Kubernetes $KWOK_KUBE_VERSION)"
     if ! kwokctl create cluster --name "$CLUSTER_NAME" --runtime binary \
@@ -247,7 +308,6 @@ EOF
       --etcd-binary "$KWOK_ETCD_BINARY" \
       --kwok-controller-binary "$KWOK_CONTROLLER_BINARY" \
       --kube-authorization=true --kube-admission=true \
-      --extra-args "kube-apiserver=enable-admission-plugins=PodSecurity" \
       --kubeconfig "$KUBECONFIG_PATH" \
       --wait 3m >"$API_STACK_CLUSTER_DIR/create.log" 2>&1 8>&-; then
       tail -n 20 "$API_STACK_CLUSTER_DIR/create.log" >&2
@@ -269,7 +329,24 @@ EOF
     die "nodes are not Ready after 120s ($(ready_nodes) Ready)" "see $CLUSTER_WORKDIR/logs/kwok-controller.log"
   give_nodes_ephemeral_storage
 
-  storage_manifest | kc apply -f - >/dev/null ||
+  if $real_node; then
+    local why_not
+    why_not="$(node_preflight)"
+    if [ -n "$why_not" ]; then
+      say "no real node: $why_not"
+      say "continuing with simulated nodes only: pods are scheduled but never run (npm run cluster:up -- --simulated-only skips this check)"
+      real_node=false
+    else
+      # shellcheck disable=SC2153 # the *_BINARY paths come from cluster-tools.sh --print-env (eval above)
+      node_up "$SERVICE_CIDR" "$CLUSTER_DNS_IP" "$CLUSTER_WORKDIR/pki/ca.crt" "$PAUSE_BINARY" "$KUBELET_BINARY" "$KUBE_PROXY_BINARY"
+      node_dns_up "$COREDNS_BINARY" "$CLUSTER_DNS_IP"
+      # Ordinary pods belong on the real node; the scale benchmark's pods tolerate this taint.
+      kc taint nodes -l type=kwok "$SIMULATED_TAINT=true:NoSchedule" --overwrite >/dev/null ||
+        die "could not taint the simulated nodes" "rerun npm run cluster:up"
+    fi
+  fi
+
+  storage_manifest "$real_node" | kc apply -f - >/dev/null ||
     die "could not create the $STORAGE_CLASS StorageClass and volumes" "rerun npm run cluster:up"
   recycle_released_volumes
   wait_for "storage: StorageClass $STORAGE_CLASS, $PV_COUNT volumes of $PV_SIZE (hostPath, never written)" 30 volumes_settled ||
@@ -288,8 +365,18 @@ if [ "$command" != status ]; then
   hold_lock 8 "$API_STACK_CLUSTER_DIR/.lock" 600
 fi
 
+cmd_load_images() {
+  node_running containerd || die "the local cluster has no real node to load images into" "start it with npm run cluster:up (see its message if the machine cannot run one)"
+  local ref
+  for ref in "${images[@]}"; do
+    node_import_docker_images "$ref"
+    say "loaded $ref into $NODE_NAME"
+  done
+}
+
 case "$command" in
   up) cmd_up ;;
+  load-images) cmd_load_images ;;
   down) cmd_down ;;
   status) cmd_status ;;
 esac

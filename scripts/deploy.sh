@@ -67,25 +67,24 @@ config_args=()
 if $own_cluster; then
   say "Pulumi.$stack.yaml names a cluster: deploying there"
 else
-  say "no cluster configured for $stack: using the local simulated cluster"
+  say "no cluster configured for $stack: using the local cluster (npm run cluster:up)"
   fresh_cluster=false
   bash scripts/cluster.sh status >/dev/null 2>&1 || fresh_cluster=true
   bash scripts/cluster.sh up >&2 || die "the local cluster did not start" "see the cluster's message above, or set kubernetes:context in Pulumi.$stack.yaml"
   local_config="$API_STACK_LOCAL/Pulumi.$stack.local.yaml"
-  node -r ts-node/register/transpile-only scripts/local-config.ts "$stack" "$API_STACK_KUBECONFIG" "$local_config"
-  config_args=(--config-file "$local_config")
   # The local stack deploys imageBuild: false with the imageRef of the API image built here (the Docker
-  # provider plugin cannot be had offline): build it first, by content tag and with the layer cache.
+  # provider plugin cannot be had offline): build it first, by content tag and with the layer cache,
+  # and hand it and the PostgreSQL image to the real node's runtime.
   if [ "$action" = up ]; then
-    say "building the API image (content tag; an unchanged app/ builds nothing)"
-    bash scripts/docker.sh up >&2 || die "no Docker engine for the API image" "see the engine's message above (npm run docker:up)"
-    . scripts/env.sh
-    base_images=$(bash scripts/images-base.sh) || die "the base images are not ready" "see the message of npm run images:base above"
-    eval "export ${base_images//$'\n'/ }"
-    image_ref=$(node -r ts-node/register/transpile-only scripts/api-image.ts) || die "the API image did not build" "fix the failing step shown above, then rerun npm run deploy"
-    [ "$image_ref" = "$(sed -n 's/^ *api-stack:imageRef: *//p' "$local_config" | tr -d "\"'")" ] ||
-      die "built $image_ref but the stack would deploy another imageRef" "report this: stacks/local-cluster.ts and scripts/api-image.ts disagree"
-    say "API image $image_ref ready"
+    images=$(bash scripts/cluster-images.sh) || die "the images are not ready" "see the message above"
+    eval "export ${images//$'\n'/ }"
+    image_ref="$API_IMAGE"
+    say "images on the node: $API_IMAGE, $POSTGRES_IMAGE"
+  fi
+  node -r ts-node/register/transpile-only scripts/local-config.ts "$stack" "$API_STACK_KUBECONFIG" "$local_config" "${POSTGRES_IMAGE:-}"
+  config_args=(--config-file "$local_config")
+  if [ -n "${image_ref:-}" ] && [ "$image_ref" != "$(sed -n 's/^ *api-stack:imageRef: *//p' "$local_config" | tr -d "\"'")" ]; then
+    die "built $image_ref but the stack would deploy another imageRef" "report this: stacks/local-cluster.ts and scripts/api-image.ts disagree"
   fi
 fi
 
@@ -114,6 +113,26 @@ if [ "${fresh_cluster:-false}" = true ] && [ "$(pulumi stack --stack "$stack" --
     die "refresh failed" "run 'pulumi refresh --stack $stack ${config_args[*]}' and read its error"
 fi
 
+# On the local cluster, the API's Service is reachable from this machine at its ClusterIP (kube-proxy
+# runs on the real node): show that it answers, with the body of a real readiness check.
+api_answers_locally() {
+  local namespace address body
+  namespace="$(pulumi stack output --stack "$stack" namespaceName 2>/dev/null)" || namespace=""
+  address="$(kc get service api -n "$namespace" -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}' 2>/dev/null)" || address=""
+  if [ -z "$namespace" ] || [ -z "${address%:}" ]; then
+    say "warning: could not find the api Service (namespace '$namespace'); check with: kubectl get service -A"
+    return 0
+  fi
+  if ! kc get node "$API_STACK_NODE_NAME" >/dev/null 2>&1; then
+    say "the local cluster has no real node (simulated only): the API is deployed but does not run"
+    return 0
+  fi
+  body="$(curl -fsS --max-time 10 "http://$address/readyz")" ||
+    die "the API does not answer at http://$address/readyz" "look at its pods: kubectl -n $namespace get pods; kubectl -n $namespace logs deploy/api"
+  say "the API answers at http://$address (from this machine, through its Service)"
+  say "GET http://$address/readyz -> $body"
+}
+
 case "$action" in
   preview)
     pulumi preview --stack "$stack" --diff "${config_args[@]}" || die "preview failed" "read the error above; config errors name the key to fix"
@@ -128,5 +147,7 @@ case "$action" in
       die "pulumi up failed" "read the error above; config errors name the key to fix, then rerun npm run deploy"
     say "done in $((SECONDS - start))s; stack outputs:"
     pulumi stack output --stack "$stack"
+    $own_cluster || api_answers_locally
+
     ;;
 esac

@@ -13,6 +13,8 @@ API_STACK_STORAGE_CLASS="local-static"
 API_STACK_CLUSTER_NAME="api-stack"
 # Value of app.kubernetes.io/managed-by on what scripts/cluster.sh creates in the cluster.
 API_STACK_CLUSTER_MANAGER="api-stack-local-cluster"
+# Name of the local cluster's real node (scripts/cluster-node.sh), where pods run.
+API_STACK_NODE_NAME="api-stack-node"
 
 # The comment block at the top of the running script (shebang excluded, up to the first line that is
 # not a comment), without the leading "# ". That block is the script's --help, whatever its length.

@@ -5,18 +5,24 @@ import { localClusterConfig } from "../../stacks/local-cluster";
 import { assertRefusedAtPreview, badConfigs } from "./bad-configs";
 import { byOp, countTypes, destroy, failure, preview, ProjectCopy, projectRoot, up } from "./engine";
 import { expectedCreates } from "./expected";
-import { ensureLocalCluster, exists, kubectl, kubectlJson, localKubeconfig, stopLocalCluster, waitFor } from "./kube";
+import { ensureLocalCluster, loadImagesIntoNode, NodeImages, exists, kubectl, kubectlJson, localKubeconfig, stopLocalCluster, waitFor } from "./kube";
+import { startLoad } from "./load";
+import { containerProcessUids, psql, readyEndpoints, runNodePod, serviceUrl } from "./node";
 
 /**
- * Tier 2: the full lifecycle on the local simulated cluster, for dev and prod. Overrides: the
- * cluster connection and image source (stacks/local-cluster.ts), and a namespace of the test's
- * own so that a stack deployed by `npm run deploy` on the same cluster is never touched.
+ * Tier 2: the full lifecycle on the local cluster's real node, for dev and prod: real pods, probes,
+ * volumes, NetworkPolicies and traffic. Overrides: the cluster connection and image source
+ * (stacks/local-cluster.ts), and a namespace of the test's own so that a stack deployed by
+ * `npm run deploy` on the same cluster is never touched. The images are built and loaded into the
+ * node before the first test (test/e2e/kube.ts).
  */
 
 let startedCluster = false;
+let images: NodeImages;
 before(function () {
     this.timeout(30 * 60 * 1000);
     startedCluster = ensureLocalCluster();
+    images = loadImagesIntoNode();
 });
 after(function () {
     this.timeout(5 * 60 * 1000);
@@ -39,7 +45,7 @@ for (const stackName of ["dev", "prod"] as const) {
 
         before(async () => {
             stack = await copy.stack(stackName, stackName, {
-                ...localClusterConfig(localKubeconfig(), projectRoot),
+                ...localClusterConfig(localKubeconfig(), projectRoot, images.postgres),
                 "api-stack:namespace": namespace,
             });
         });
@@ -87,6 +93,15 @@ for (const stackName of ["dev", "prod"] as const) {
                 [],
                 "no pod was refused admission",
             );
+            // Three replicas starting together: one of them ran each migration, exactly once.
+            const migrations = psql(namespace, "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version").split("\n");
+            assert.ok(migrations.length >= 1, "the schema was migrated");
+            assert.deepStrictEqual(migrations.filter((row) => !row.endsWith("|1")), [], "every migration recorded once");
+            // What runs on the node, not what the spec asks: no container process is root.
+            const uids = containerProcessUids(namespace);
+            assert.ok(uids.size >= replicas + 1, `found the processes of every container: ${[...uids.keys()].join(", ")}`);
+            const rootProcesses = [...uids].filter(([, uid]) => uid === 0).map(([process]) => process);
+            assert.deepStrictEqual(rootProcesses, [], "container processes running as root");
             volumeUid = kubectlJson("-n", namespace, "get", "pvc", "postgres-data").metadata.uid;
             secretUid = kubectlJson("-n", namespace, "get", "secret", "postgres-credentials").metadata.uid;
             assert.strictEqual(kubectlJson("-n", namespace, "get", "pvc", "postgres-data").status.phase, "Bound");
@@ -94,6 +109,42 @@ for (const stackName of ["dev", "prod"] as const) {
 
         it("3. a second preview reports no changes", async () => {
             assert.deepStrictEqual(Object.keys(byOp(await preview(stack))), ["same"]);
+        });
+
+        it("3a. traffic: 100 items created through the Service from this machine, and listed from a pod in the namespace", async () => {
+            const url = serviceUrl(namespace, "api");
+            for (let i = 0; i < 100; i++) {
+                const response = await fetch(`${url}/api/v1/items`, {
+                    method: "POST",
+                    headers: { "content-type": "application/json" },
+                    body: JSON.stringify({ name: `item-${i}` }),
+                });
+                assert.strictEqual(response.status, 201, await response.text());
+            }
+            const fromPod = await runNodePod(namespace, "e2e-client", images.api, {}, listItemsScript("http://api"));
+            assert.strictEqual(fromPod.exitCode, 0, fromPod.log);
+            assert.strictEqual(JSON.parse(fromPod.log).count, 100, fromPod.log);
+        });
+
+        it("3b. the PostgreSQL pod deleted: its successor mounts the same volume, and all 100 items are there", async () => {
+            const old = kubectlJson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=postgres").items[0].metadata.name;
+            kubectl("-n", namespace, "delete", "pod", old, "--wait=true");
+            await waitFor("PostgreSQL to be back", () => kubectlJson("-n", namespace, "get", "deployment", "postgres").status.readyReplicas === 1);
+            assert.strictEqual(kubectlJson("-n", namespace, "get", "pvc", "postgres-data").metadata.uid, volumeUid);
+            assert.strictEqual(psql(namespace, "SELECT count(*) FROM items WHERE name LIKE 'item-%'"), "100");
+        });
+
+        it("3c. NetworkPolicy: only the API reaches PostgreSQL, and the API reaches nothing but DNS and PostgreSQL", async () => {
+            const apiLabels = kubectlJson("-n", namespace, "get", "deployment", "api").spec.selector.matchLabels;
+            const outsider = await runNodePod(namespace, "e2e-outsider", images.api, {}, connectScript([["postgres", 5432]]));
+            assert.deepStrictEqual(JSON.parse(outsider.log), { "postgres:5432": "blocked" }, outsider.log);
+            const apiNodeIp = kubectlJson("get", "nodes", "-l", "api-stack.dev/node=real").items[0].status.addresses[0].address;
+            const insider = await runNodePod(namespace, "e2e-insider", images.api, apiLabels, connectScript([["postgres", 5432], ["api", 80], [apiNodeIp, 10250]]));
+            assert.deepStrictEqual(
+                JSON.parse(insider.log),
+                { "postgres:5432": "open", "api:80": "blocked", [`${apiNodeIp}:10250`]: "blocked" },
+                insider.log,
+            );
         });
 
         it("4. more replicas and resources update in place; the database volume and Secret keep their uid", async () => {
@@ -118,7 +169,8 @@ for (const stackName of ["dev", "prod"] as const) {
         });
 
         it("5. a new image rolls the Deployment without available replicas ever dropping below the count", async () => {
-            await copy.setConfig(stack, { imageRef: "api-stack/api:e2e-rollout-2" });
+            await copy.setConfig(stack, { imageRef: images.apiNext });
+            const load = startLoad(serviceUrl(namespace, "api"));
             const available: number[] = [];
             const watcher = setInterval(() => {
                 const status = kubectlJson("-n", namespace, "get", "deployment", "api").status;
@@ -129,8 +181,11 @@ for (const stackName of ["dev", "prod"] as const) {
             } finally {
                 clearInterval(watcher);
             }
+            const result = await load.stop();
+            assert.ok(result.sent >= 20, `the load ran (${result.sent} requests)`);
+            assert.deepStrictEqual(result.failures, [], `${result.failed} of ${result.sent} requests failed during the rollout`);
             const api = kubectlJson("-n", namespace, "get", "deployment", "api");
-            assert.strictEqual(api.spec.template.spec.containers[0].image, "api-stack/api:e2e-rollout-2");
+            assert.strictEqual(api.spec.template.spec.containers[0].image, images.apiNext);
             assert.strictEqual(api.status.updatedReplicas, replicas);
             assert.ok(available.length > 0, "the rollout was observed");
             assert.ok(Math.min(...available) >= replicas, `available replicas seen during the rollout: ${available.join(",")}`);
@@ -141,15 +196,31 @@ for (const stackName of ["dev", "prod"] as const) {
         it("6. an API pod deleted behind Pulumi's back comes back, and refresh reports no drift", async () => {
             const pods = kubectlJson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=api").items;
             const victim = pods[0].metadata.name;
+            const load = startLoad(serviceUrl(namespace, "api"));
             kubectl("-n", namespace, "delete", "pod", victim, "--wait=true");
             await waitFor("the API to be back at full strength", () => {
                 const status = kubectlJson("-n", namespace, "get", "deployment", "api").status;
                 return status.readyReplicas === replicas && !exists("-n", namespace, "pod", victim);
             });
+            const result = await load.stop();
+            assert.deepStrictEqual(result.failures, [], `${result.failed} of ${result.sent} requests failed while a pod was deleted`);
             const refresh = await stack.refresh({});
             const changes = Object.entries(refresh.summary.resourceChanges ?? {}).filter(([op, count]) => op !== "same" && count > 0);
             assert.deepStrictEqual(changes, [], "refresh found no drift");
             assert.deepStrictEqual(Object.keys(byOp(await preview(stack))), ["same"]);
+        });
+
+        it("6a. database outage: the API pods turn unready within 15 s, and come back Ready without a restart", async () => {
+            kubectl("-n", namespace, "scale", "deployment", "postgres", "--replicas=0");
+            const outage = Date.now();
+            await waitFor("the api Service to have no ready endpoints", () => readyEndpoints(namespace, "api").length === 0, 15_000);
+            assert.ok(Date.now() - outage <= 15_000);
+            kubectl("-n", namespace, "scale", "deployment", "postgres", "--replicas=1");
+            await waitFor("the API to be Ready again", () => kubectlJson("-n", namespace, "get", "deployment", "api").status.readyReplicas === replicas);
+            const restarts = kubectlJson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=api").items.map(
+                (pod: { status: { containerStatuses: { restartCount: number }[] } }) => pod.status.containerStatuses[0].restartCount,
+            );
+            assert.deepStrictEqual(restarts, restarts.map(() => 0), "no API container restarted");
         });
 
         if (stackName === "dev") {
@@ -178,7 +249,7 @@ describe("local cluster: bad configurations fail at preview with nothing created
         it(`${bad.title}: the error names api-stack:${bad.key}`, async () => {
             const namespace = `e2e-bad-${index}-${crypto.randomBytes(3).toString("hex")}`;
             await assertRefusedAtPreview(copy, index, bad, {
-                ...localClusterConfig(localKubeconfig(), projectRoot),
+                ...localClusterConfig(localKubeconfig(), projectRoot, images.postgres),
                 "api-stack:namespace": namespace,
             });
             if (bad.key !== "namespace") {
@@ -187,3 +258,30 @@ describe("local cluster: bad configurations fail at preview with nothing created
         });
     }
 });
+
+/** A `node -e` script that lists every item through `base` and prints {"count": n}. */
+function listItemsScript(base: string): string {
+    return `(async () => {
+        let count = 0, cursor;
+        do {
+            const r = await fetch("${base}/api/v1/items?limit=100" + (cursor ? "&cursor=" + cursor : ""));
+            if (!r.ok) throw new Error(r.status + " " + await r.text());
+            const page = await r.json();
+            count += page.items.filter((i) => i.name.startsWith("item-")).length;
+            cursor = page.next_cursor;
+        } while (cursor);
+        console.log(JSON.stringify({ count }));
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+}
+
+/** A `node -e` script that tries TCP to each host:port (3 s each) and prints {"host:port": "open" | "blocked"}. */
+function connectScript(targets: [string, number][]): string {
+    return `const net = require("net");
+    const targets = ${JSON.stringify(targets)};
+    Promise.all(targets.map(([host, port]) => new Promise((resolve) => {
+        const socket = net.connect({ host, port, timeout: 3000 });
+        socket.on("connect", () => { socket.destroy(); resolve([host + ":" + port, "open"]); });
+        socket.on("timeout", () => { socket.destroy(); resolve([host + ":" + port, "blocked"]); });
+        socket.on("error", (e) => resolve([host + ":" + port, e.code === "ECONNREFUSED" ? "refused" : "blocked"]));
+    }))).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));`;
+}

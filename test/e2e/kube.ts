@@ -1,4 +1,5 @@
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "./engine";
 
@@ -41,6 +42,33 @@ export function ensureLocalCluster(): boolean {
         execFileSync("bash", [script, "up"], { stdio: "inherit" });
         return true;
     }
+}
+
+/** Image references on the real node: the API image, a second tag of it for rollouts, and PostgreSQL's. */
+export interface NodeImages {
+    readonly api: string;
+    readonly apiNext: string;
+    readonly postgres: string;
+}
+
+/** Builds the images (scripts/cluster-images.sh) and loads them, and a second tag of the API image, into the node. */
+export function loadImagesIntoNode(): NodeImages {
+    const printed = execFileSync("bash", [path.join(projectRoot, "scripts", "cluster-images.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const value = (name: string) => {
+        const match = new RegExp(`^${name}=(.+)$`, "m").exec(printed);
+        if (!match) {
+            throw new Error(`scripts/cluster-images.sh printed no ${name}: ${printed}`);
+        }
+        return match[1];
+    };
+    const api = value("API_IMAGE");
+    const apiNext = `${api.slice(0, api.lastIndexOf(":"))}:e2e-rollout-2`;
+    // The engine may have been started by the script above, after this process read scripts/env.sh.
+    const socket = path.join(process.env.API_STACK_DOCKER_DIR ?? "", "docker.sock");
+    const dockerHost = fs.existsSync(socket) ? { DOCKER_HOST: `unix://${socket}` } : {};
+    execFileSync("docker", ["tag", api, apiNext], { env: { ...process.env, ...dockerHost } });
+    execFileSync("bash", [path.join(projectRoot, "scripts", "cluster.sh"), "load-images", apiNext], { stdio: "inherit" });
+    return { api, apiNext, postgres: value("POSTGRES_IMAGE") };
 }
 
 export function stopLocalCluster(): void {

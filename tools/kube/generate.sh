@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates tools/kube/go.mod and go.sum: a wrapper module that builds the Kubernetes control plane
-# binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) from k8s.io/kubernetes.
+# binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) and the real node's
+# (kubelet, kube-proxy) from k8s.io/kubernetes.
 #
 # Why a wrapper: k8s.io/kubernetes requires its staging modules (k8s.io/api, k8s.io/client-go, ...) at
 # v0.0.0 and points them at ./staging/... with replace lines, which only work inside its own repository.
@@ -38,7 +39,7 @@ go_directive="$(go mod edit -json "$upstream_mod" | jq -r .Go)"
   echo "require k8s.io/kubernetes $version"
   echo
   echo "tool ("
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
     echo "	k8s.io/kubernetes/cmd/$cmd"
   done
   echo ")"

@@ -1,0 +1,3 @@
+module api-stack/tools/pause
+
+go 1.26.0
