@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Finds or builds the binaries of the local cluster (scripts/cluster.sh): kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl, and the real node's kubelet
-# and kube-proxy.
+# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl; for the real node
+# (scripts/cluster-node.sh) kubelet, kube-proxy and pause (tools/pause), and for its DNS and NetworkPolicy
+# enforcement (scripts/cluster-net.sh) coredns and kube-router.
 #
 # A binary on PATH is used when its version fits (same Kubernetes minor for the control plane, kubectl
-# within one minor, etcd 3.6, KWOK 0.8); otherwise it is built from its Go module into $API_STACK_BIN
-# (a per-user cache outside the clone, see scripts/env.sh). Wrapper modules: tools/kube, tools/etcd.
+# within one minor, etcd 3.6, KWOK 0.8, kube-router 2.1); otherwise it is built from its Go module into
+# $API_STACK_BIN (a per-user cache outside the clone, see scripts/env.sh). Wrapper modules: tools/kube,
+# tools/etcd, tools/coredns. coredns is always ours: its plugin set is chosen in tools/coredns/main.go,
+# so it is rebuilt whenever that module changes (a stamp in $API_STACK_CACHE/stamps), never taken from PATH.
 # Builds are slow on a cold Go cache (tens of minutes on 2 cores); later runs only check versions.
 #
 # Usage: scripts/cluster-tools.sh [--print-env] [--help]
-#   --print-env   print the chosen paths as shell assignments on stdout (KWOK_*_BINARY, ...), for eval;
-#                 progress goes to stderr either way.
+#   --print-env   print the chosen paths as shell assignments on stdout (KWOK_*_BINARY, COREDNS_BINARY,
+#                 KUBE_ROUTER_BINARY, ...), for eval; progress goes to stderr either way.
 # Logs: $API_STACK_CACHE/logs/cluster-tools-<step>.log
 set -euo pipefail
 
@@ -33,8 +36,11 @@ done
 
 KUBE_VERSION="v1.36.3"  # also the version in tools/kube/go.mod (tools/kube/generate.sh)
 KWOK_VERSION="v0.8.0"
+COREDNS_VERSION="1.15.0"  # also the version in tools/coredns/go.mod
+KUBE_ROUTER_VERSION="v2.1.0"
 LOG_DIR="$API_STACK_CACHE/logs"
-mkdir -p "$LOG_DIR"
+STAMP_DIR="$API_STACK_CACHE/stamps"
+mkdir -p "$LOG_DIR" "$STAMP_DIR"
 
 minor_of() { sed -nE 's/.*v?[0-9]+\.([0-9]+)\.[0-9]+.*/\1/p' <<<"$1" | head -n1; }
 kube_minor="$(minor_of "$KUBE_VERSION")"
@@ -45,6 +51,9 @@ reported_version() {
     kubectl) "$1" version --client 2>/dev/null | sed -n 's/^Client Version: //p' ;;
     etcd) "$1" --version 2>/dev/null | sed -n 's/^etcd Version: //p' ;;
     kwok | kwokctl) "$1" --version 2>/dev/null | head -n1 | grep -oE 'v?[0-9]+\.[0-9]+\.[0-9]+' | head -n1 ;;
+    coredns) "$1" -version 2>/dev/null | sed -n 's/^CoreDNS-//p' ;;
+    # kube-router prints its version on stderr.
+    kube-router) "$1" --version 2>&1 | grep -oE ' version v[0-9]+\.[0-9]+\.[0-9]+' | sed 's/^ version //' ;;
     *) "$1" --version 2>/dev/null | sed -n 's/^Kubernetes //p' ;;
   esac
 }
@@ -59,6 +68,7 @@ version_fits() {
     kubectl) [[ "$v" == v1.* ]] && [ $((minor - kube_minor)) -ge -1 ] && [ $((minor - kube_minor)) -le 1 ] ;;
     etcd) [[ "$v" == 3.6.* ]] ;;
     kwok | kwokctl) [[ "$v" =~ ^v?0\.([0-9]+)\. ]] && [ "${BASH_REMATCH[1]}" -ge 8 ] ;;
+    kube-router) [[ "$v" == v2.1.* ]] ;;
     *) [[ "$v" == v1.* ]] && [ "$minor" -eq "$kube_minor" ] ;;
   esac
 }
@@ -152,6 +162,34 @@ build_kwok() {
   mv -f "$out/kwok" "$out/kwokctl" "$API_STACK_BIN/"
 }
 
+# What $API_STACK_BIN/coredns was built from: the wrapper module's files, the version and the Go version.
+coredns_stamp() {
+  {
+    echo "coredns $COREDNS_VERSION $(go env GOVERSION)"
+    (cd "$API_STACK_ROOT/tools/coredns" && sha256sum go.mod go.sum main.go)
+  } | sha256sum | cut -d' ' -f1
+}
+
+build_coredns() {
+  local out="$API_STACK_CACHE/build/coredns"
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$API_STACK_ROOT/tools/coredns" && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -ldflags "-s -w" -o "$out/coredns" .)
+  mv -f "$out/coredns" "$API_STACK_BIN/coredns"
+  coredns_stamp >"$STAMP_DIR/coredns"
+}
+
+# kube-router's go.mod has no replace lines, so `go install` builds it as its authors pinned it (like
+# KWOK); its version string comes from ldflags, as in upstream's Makefile.
+build_kube_router() {
+  local out="$API_STACK_CACHE/build/kube-router" pkg=github.com/cloudnativelabs/kube-router/v2
+  rm -rf "$out" && mkdir -p "$out"
+  (cd "$out" && CGO_ENABLED=0 GOBIN="$out" go install -trimpath \
+    -ldflags "-s -w -X $pkg/pkg/version.Version=$KUBE_ROUTER_VERSION -X $pkg/pkg/version.BuildDate=$(date -u +%FT%TZ)" \
+    "$pkg/cmd/kube-router@$KUBE_ROUTER_VERSION")
+  mv -f "$out/kube-router" "$API_STACK_BIN/"
+}
+
 # One build at a time per cache (another checkout or a parallel `cluster:up` may be building).
 hold_lock 9 "$API_STACK_CACHE/cluster-tools.lock"
 
@@ -185,8 +223,16 @@ if need_build kwok kwokctl; then
   run_step kwok "check the Go proxy is reachable and that sigs.k8s.io/kwok $KWOK_VERSION is served; then rerun" build_kwok
   need_build kwok kwokctl || true
 fi
+if [ ! -x "$API_STACK_BIN/coredns" ] || [ "$(cat "$STAMP_DIR/coredns" 2>/dev/null)" != "$(coredns_stamp)" ]; then
+  run_step coredns "check the Go proxy is reachable and tools/coredns (go mod tidy there); then rerun" build_coredns
+fi
+path_of[coredns]="$API_STACK_BIN/coredns"
+if need_build kube-router; then
+  run_step kube-router "check the Go proxy is reachable and that github.com/cloudnativelabs/kube-router/v2 $KUBE_ROUTER_VERSION is served; then rerun" build_kube_router
+  need_build kube-router || true
+fi
 
-for name in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok kwokctl; do
+for name in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok kwokctl coredns kube-router; do
   if [ -z "${path_of[$name]}" ]; then
     say "FAILED: no usable $name after building (it reports '$(reported_version "$API_STACK_BIN/$name" || true)')."
     say "next: remove $API_STACK_BIN/$name and rerun, or put a fitting $name on PATH."
@@ -210,5 +256,7 @@ KUBECTL=${path_of[kubectl]}
 KUBELET_BINARY=${path_of[kubelet]}
 KUBE_PROXY_BINARY=${path_of[kube-proxy]}
 PAUSE_BINARY=${path_of[api-stack-pause]}
+COREDNS_BINARY=${path_of[coredns]}
+KUBE_ROUTER_BINARY=${path_of[kube-router]}
 EOF
 fi

@@ -1,0 +1,273 @@
+# shellcheck shell=bash
+# Cluster DNS and NetworkPolicy enforcement for the local cluster's real node: CoreDNS (tools/coredns)
+# and kube-router's network-policy controller alone (no routing, no service proxy). Each runs as a
+# process of this checkout, with its pid file and log in a state folder that the caller names.
+# Sourced after scripts/lib.sh (it uses say/die); sourcing only defines functions.
+# docs/local-cluster.md ("Cluster DNS and NetworkPolicy") says why these two and these flags.
+#
+#   net_dns_corefile  <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>    Corefile on stdout
+#   net_dns_start     <state-dir> <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>
+#                     writes <state-dir>/Corefile, starts CoreDNS, waits until it has read the API.
+#   net_dns_stop      <state-dir>
+#   net_policy_start  <state-dir> <kubeconfig> <node-name> <service-cidr> [<node-port-range>]
+#                     starts kube-router, waits until its chains are hooked into the filter table.
+#   net_policy_stop   <state-dir>        stops kube-router, then removes its chains and ipsets.
+#   net_policy_rules                     kube-router's chains and ipsets on this host, one a line.
+#
+# Binaries: $COREDNS_BINARY and $KUBE_ROUTER_BINARY (scripts/cluster-tools.sh --print-env), else PATH.
+# Every stop is safe to run twice and when nothing was started.
+
+# kube-router's names are fixed in its code (pkg/controllers/netpol): three top-level chains hooked
+# from INPUT, FORWARD and OUTPUT by a rule with this comment, one chain per pod and per policy, and
+# ipsets per policy. Nothing else on the host uses these prefixes (kube-proxy's chains are KUBE-SERVICES,
+# KUBE-FORWARD, KUBE-PROXY-*, KUBE-NODEPORTS, ...; the kubelet's KUBE-FIREWALL, KUBE-KUBELET-CANARY).
+NET_POLICY_CHAIN_PATTERN='^(KUBE-ROUTER-(INPUT|FORWARD|OUTPUT)|KUBE-POD-FW-[A-Z0-9]+|KUBE-NWPLCY-[A-Z0-9]+)$'
+NET_POLICY_IPSET_PATTERN='^KUBE-(SRC|DST)-[A-Z0-9]+$'
+NET_POLICY_HOOK_COMMENT='kube-router netpol'
+
+# --- shared process handling ---------------------------------------------------------------------
+
+# net_pid_of <pid-file> <marker>: the recorded pid, if that process still runs and one of its arguments
+# is exactly <marker> (it names a path inside the state folder), so a recycled pid is never ours.
+net_pid_of() {
+  local pid
+  [ -s "$1" ] || return 1
+  pid="$(tr -dc '0-9' <"$1")"
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF -- "$2" || return 1
+  echo "$pid"
+}
+
+# net_spawn <pid-file> <log> <command...>: starts a daemon in its own session, detached from our
+# terminal and from the lock descriptors of scripts/cluster.sh (8) and cluster-tools.sh (9), which it
+# would otherwise hold for its whole life.
+net_spawn() {
+  local pidfile="$1" log="$2"
+  shift 2
+  setsid "$@" </dev/null >"$log" 2>&1 8>&- 9>&- &
+  echo "$!" >"$pidfile"
+}
+
+# net_stop_pid <pid-file> <marker> <name>: TERM, up to 10 s, then KILL; only while the pid is ours.
+net_stop_pid() {
+  local pidfile="$1" marker="$2" name="$3" pid
+  if ! pid="$(net_pid_of "$pidfile" "$marker")"; then
+    rm -f "$pidfile"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 20); do
+    net_pid_of "$pidfile" "$marker" >/dev/null || break
+    sleep 0.5
+  done
+  if net_pid_of "$pidfile" "$marker" >/dev/null; then
+    say "$name (pid $pid) still runs 10 s after TERM; sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  ! net_pid_of "$pidfile" "$marker" >/dev/null ||
+    die "$name (pid $pid) does not stop" "inspect it with 'ps -o pid,cmd -p $pid' and stop it by its pid"
+  rm -f "$pidfile"
+  say "stopped $name (pid $pid)"
+}
+
+# net_fail_start <log> <what failed> <next step>: prints the end of the daemon's log, then dies.
+net_fail_start() {
+  say "last lines of $1:"
+  tail -n 20 "$1" >&2 || true
+  die "$2 (full log: $1)" "$3"
+}
+
+net_check_ipv4() {  # <argument name> <value>
+  [[ "$2" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "$1: '$2' is not an IPv4 address" "give the node bridge address, e.g. 10.215.0.1"
+}
+
+net_check_port() {  # <argument name> <value>
+  if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -lt 1 ] || [ "$2" -gt 65535 ]; then
+    die "$1: '$2' is not a port (1-65535)"
+  fi
+}
+
+net_check_host_port() {  # <argument name> <value>: an IPv4 address and a port, never all addresses
+  [[ "$2" =~ ^([0-9.]+):([0-9]+)$ ]] || die "$1: '$2' is not <ipv4>:<port>" "use a loopback or bridge address, e.g. 127.0.0.1:18181"
+  local ip="${BASH_REMATCH[1]}" port="${BASH_REMATCH[2]}"
+  net_check_ipv4 "$1" "$ip"
+  net_check_port "$1" "$port"
+}
+
+# --- CoreDNS -------------------------------------------------------------------------------------
+
+net_dns_corefile() {
+  [ $# -eq 5 ] || die "net_dns_corefile: expected <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>, got $# argument(s)"
+  local listen="$1" port="$2" health="$3" ready="$4" kubeconfig="$5"
+  net_check_ipv4 "listen-ip" "$listen"
+  net_check_port "port" "$port"
+  net_check_host_port "health-addr" "$health"
+  net_check_host_port "ready-addr" "$ready"
+  # `bind` keeps the DNS listener on the one address (CoreDNS otherwise takes every address).
+  # `kubernetes` answers cluster.local and the reverse zones from the API server; reverse lookups of
+  # addresses it does not know fall through to `forward`, which sends every other name to the host's
+  # resolver, so pods still resolve names outside the cluster. `loop` stops CoreDNS at once if that
+  # resolver is ever this server. `log` records only failed lookups (NXDOMAIN and errors): the one line
+  # worth reading when a pod cannot resolve something. TTL and cache are short so a new Service
+  # resolves within seconds.
+  cat <<EOF
+.:$port {
+    bind $listen
+    errors
+    log . {
+        class denial error
+    }
+    health $health
+    ready $ready
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $kubeconfig
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 5
+    }
+    forward . /etc/resolv.conf
+    cache 5
+    loop
+}
+EOF
+}
+
+net_dns_ready() { curl -fsS --max-time 2 "http://$1/ready" >/dev/null 2>&1; }
+
+net_dns_start() {
+  [ $# -eq 6 ] || die "net_dns_start: expected <state-dir> <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>, got $# argument(s)"
+  local dir="$1" listen="$2" port="$3" health="$4" ready="$5" kubeconfig="$6"
+  local bin="${COREDNS_BINARY:-coredns}" pidfile="$1/coredns.pid" log="$1/coredns.log" pid
+  [ -s "$kubeconfig" ] || die "net_dns_start: kubeconfig '$kubeconfig' is missing or empty" "start the control plane first"
+  mkdir -p "$dir"
+  if pid="$(net_pid_of "$pidfile" "$dir/Corefile")"; then
+    say "CoreDNS already runs (pid $pid, $listen:$port)"
+    return 0
+  fi
+  ip -4 -o addr show | grep -qF " inet $listen/" ||
+    die "net_dns_start: no interface has the address $listen" "create the node bridge and its address first"
+  net_dns_corefile "$listen" "$port" "$health" "$ready" "$kubeconfig" >"$dir/Corefile"
+  net_spawn "$pidfile" "$log" "$bin" -conf "$dir/Corefile"
+  local t0=$SECONDS
+  until net_dns_ready "$ready"; do
+    net_pid_of "$pidfile" "$dir/Corefile" >/dev/null ||
+      net_fail_start "$log" "CoreDNS exited at start" "a port in use or an unknown directive is named above; fix it and rerun"
+    if [ $((SECONDS - t0)) -ge 60 ]; then
+      net_dns_stop "$dir"
+      net_fail_start "$log" "CoreDNS not ready after 60 s (http://$ready/ready)" "check that the API server in $kubeconfig answers"
+    fi
+    sleep 0.5
+  done
+  say "CoreDNS serves cluster.local on $listen:$port, pid $(cat "$pidfile") ($((SECONDS - t0))s; log $log)"
+}
+
+net_dns_stop() {
+  [ $# -eq 1 ] || die "net_dns_stop: expected <state-dir>"
+  net_stop_pid "$1/coredns.pid" "$1/Corefile" CoreDNS
+}
+
+# --- kube-router, network-policy controller only -------------------------------------------------
+
+# Pids of every kube-router on this host, ours or not: its chain names are fixed, so two of them would
+# rewrite each other's rules.
+net_policy_all_pids() {
+  local f
+  for f in /proc/[0-9]*/comm; do
+    [ "$(cat "$f" 2>/dev/null)" = kube-router ] && { f="${f#/proc/}"; echo "${f%/comm}"; }
+  done
+  return 0
+}
+
+net_policy_rules() {
+  iptables-save -t filter 2>/dev/null | sed -n 's/^:\([^ ]*\) .*/\1/p' | grep -E "$NET_POLICY_CHAIN_PATTERN" | sed 's/^/chain /' || true
+  ipset list -n 2>/dev/null | grep -E "$NET_POLICY_IPSET_PATTERN" | sed 's/^/ipset /' || true
+}
+
+# Deletes the hooks from INPUT/FORWARD/OUTPUT, then flushes and deletes kube-router's chains, in one
+# iptables-restore --noflush so that no other table or chain is rewritten; then destroys its ipsets
+# (only possible once no rule refers to them).
+net_policy_remove_rules() {
+  local chains set
+  mapfile -t chains < <(net_policy_rules | sed -n 's/^chain //p')
+  if [ "${#chains[@]}" -gt 0 ]; then
+    {
+      echo "*filter"
+      iptables-save -t filter | grep -E -- "^-A (INPUT|FORWARD|OUTPUT) .*-j KUBE-ROUTER-(INPUT|FORWARD|OUTPUT)( |$)" | sed 's/^-A /-D /'
+      printf -- '-F %s\n' "${chains[@]}"
+      printf -- '-X %s\n' "${chains[@]}"
+      echo "COMMIT"
+    } | iptables-restore --noflush ||
+      die "could not remove kube-router's chains (${chains[*]})" "list them with 'iptables-save -t filter | grep -E \"KUBE-(ROUTER|POD-FW|NWPLCY)\"'"
+    say "removed kube-router's chains: ${#chains[@]}, and their hooks in INPUT/FORWARD/OUTPUT"
+  fi
+  for set in $(net_policy_rules | sed -n 's/^ipset //p'); do
+    ipset destroy "$set" || die "could not destroy ipset $set" "see 'ipset list $set'; a rule may still refer to it"
+  done
+}
+
+net_policy_hooked() {
+  local chain
+  for chain in INPUT FORWARD OUTPUT; do
+    iptables -C "$chain" -m comment --comment "$NET_POLICY_HOOK_COMMENT" -j "KUBE-ROUTER-$chain" 2>/dev/null || return 1
+  done
+}
+
+net_policy_start() {
+  [ $# -eq 4 ] || [ $# -eq 5 ] || die "net_policy_start: expected <state-dir> <kubeconfig> <node-name> <service-cidr> [<node-port-range>], got $# argument(s)"
+  local dir="$1" kubeconfig="$2" node="$3" service_cidr="$4" node_ports="${5:-30000-32767}"
+  local bin="${KUBE_ROUTER_BINARY:-kube-router}" pidfile="$1/kube-router.pid" log="$1/kube-router.log"
+  local marker="--kubeconfig=$1/kubeconfig" pid other tool
+  [ -s "$kubeconfig" ] || die "net_policy_start: kubeconfig '$kubeconfig' is missing or empty" "start the control plane first"
+  [[ "$service_cidr" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] ||
+    die "net_policy_start: service-cidr '$service_cidr' is not an IPv4 CIDR" "give the API server's --service-cluster-ip-range, e.g. 10.96.0.0/12"
+  [[ "$node_ports" =~ ^[0-9]+-[0-9]+$ ]] ||
+    die "net_policy_start: node-port-range '$node_ports' is not <first>-<last>" "give the API server's --service-node-port-range, e.g. 30000-32767"
+  for tool in iptables-save iptables-restore ipset; do
+    type -P "$tool" >/dev/null || die "net_policy_start: '$tool' is not installed; kube-router runs it" "apt-get install ipset iptables"
+  done
+  mkdir -p "$dir"
+  if pid="$(net_pid_of "$pidfile" "$marker")"; then
+    say "kube-router already runs (pid $pid)"
+    return 0
+  fi
+  other="$(net_policy_all_pids | tr '\n' ' ')"
+  [ -z "${other// /}" ] ||
+    die "another kube-router runs on this host (pid $other); its chains (KUBE-ROUTER-*) would clash with ours" \
+      "stop the other checkout's node ('ps -o pid,cmd -p ${other// /,}'), then rerun"
+  # No kube-router runs, so chains of that name are left over from a run that died: start clean.
+  net_policy_remove_rules
+  # kube-router has no config file; it reads the kubeconfig through a link in the state folder, so its
+  # command line names that folder and net_policy_stop can tell it apart from any other process.
+  ln -sfn "$kubeconfig" "$dir/kubeconfig"
+  # --health-port=0: its health server would listen on every address (":port"); we watch the hooks
+  # instead. --metrics-port=0 and no --enable-pprof for the same reason (pprof binds 0.0.0.0:6060).
+  net_spawn "$pidfile" "$log" "$bin" \
+    "$marker" --hostname-override="$node" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+    --enable-cni=false --enable-ipv4=true --enable-ipv6=false \
+    --service-cluster-ip-range="$service_cidr" --service-node-port-range="$node_ports" \
+    --health-port=0 --metrics-port=0 --v=1
+  local t0=$SECONDS
+  until net_policy_hooked; do
+    net_pid_of "$pidfile" "$marker" >/dev/null ||
+      net_fail_start "$log" "kube-router exited at start" "if it cannot find node '$node', start the kubelet first; otherwise fix what the log names and rerun"
+    if [ $((SECONDS - t0)) -ge 60 ]; then
+      net_policy_stop "$dir"
+      net_fail_start "$log" "kube-router did not hook its chains within 60 s" "check that the API server in $kubeconfig answers and node '$node' exists"
+    fi
+    sleep 0.5
+  done
+  say "kube-router enforces NetworkPolicies on node $node, pid $(cat "$pidfile") ($((SECONDS - t0))s; log $log)"
+}
+
+net_policy_stop() {
+  [ $# -eq 1 ] || die "net_policy_stop: expected <state-dir>"
+  net_stop_pid "$1/kube-router.pid" "--kubeconfig=$1/kubeconfig" kube-router
+  rm -f "$1/kubeconfig"
+  # Its chains outlive it (kube-router does not remove them on TERM); without them pods are open again.
+  if [ -z "$(net_policy_all_pids)" ]; then
+    net_policy_remove_rules
+  else
+    say "another kube-router runs (pid $(net_policy_all_pids | tr '\n' ' ')); its chains are left to it"
+  fi
+}
