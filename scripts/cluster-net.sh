@@ -205,10 +205,13 @@ net_policy_remove_rules() {
   done
 }
 
+# kube-router appends a hash of the rule to the hook's comment ("kube-router netpol - <hash>"), so the
+# hooks are found by their target.
 net_policy_hooked() {
-  local chain
+  local chain rules
+  rules="$(iptables-save -t filter)"
   for chain in INPUT FORWARD OUTPUT; do
-    iptables -C "$chain" -m comment --comment "$NET_POLICY_HOOK_COMMENT" -j "KUBE-ROUTER-$chain" 2>/dev/null || return 1
+    grep -qE -- "^-A $chain .*--comment \"?$NET_POLICY_HOOK_COMMENT.* -j KUBE-ROUTER-$chain( |$)" <<<"$rules" || return 1
   done
 }
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # The local cluster's real node: containerd (Debian's, with its CRI plugin), the CNI bridge, kubelet and
-# kube-proxy, all processes of this checkout, beside the simulated nodes of scripts/cluster.sh. Sourced
-# by scripts/cluster.sh, which calls node_preflight, node_up, node_down and node_status.
+# kube-proxy, NetworkPolicy enforcement (kube-router's policy controller, scripts/cluster-net.sh) and
+# cluster DNS (CoreDNS pods), all of this checkout, beside the simulated nodes of scripts/cluster.sh.
+# Sourced by scripts/cluster.sh, which calls node_preflight, node_up, node_dns_up and node_down.
 #
 # Everything it makes is named here and removed by node_down: the processes (pid files under
 # $NODE_DIR/pids, and only while their command line points into $NODE_DIR), the bridge $NODE_BRIDGE,
@@ -79,7 +80,7 @@ node_install_packages() {
 node_spawn() {
   local name="$1"
   shift
-  setsid "$@" >"$NODE_DIR/logs/$name.log" 2>&1 </dev/null 8>&- 9>&- &
+  setsid "$@" >>"$NODE_DIR/logs/$name.log" 2>&1 </dev/null 8>&- 9>&- &
   echo $! >"$NODE_DIR/pids/$name.pid"
 }
 
@@ -324,6 +325,7 @@ node_up() {
     tail -n 30 "$NODE_DIR/logs/kubelet.log" >&2
     die "the real node did not become Ready in 90s" "fix the cause in the kubelet log above, then npm run cluster:down && npm run cluster:up"
   }
+  net_policy_start "$NODE_DIR/netpol" "$API_STACK_KUBECONFIG" "$NODE_NAME" "$service_cidr"
 }
 
 # Cluster DNS as real clusters run it: CoreDNS pods behind the kube-dns Service, so NetworkPolicies
@@ -384,7 +386,7 @@ metadata: {name: coredns, namespace: kube-system, labels: {app.kubernetes.io/man
 data:
   # No forward: pods of this cluster have no names to resolve beyond cluster.local.
   Corefile: |
-    .:1053 {
+    .:53 {
         errors
         health :8080
         ready :8181
@@ -417,14 +419,21 @@ spec:
       dnsPolicy: Default
       priorityClassName: system-cluster-critical
       nodeSelector: {$NODE_ROLE_LABEL: real}
-      securityContext: {runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: {type: RuntimeDefault}}
+      # Port 53 inside the pod too, as NetworkPolicies that admit DNS name port 53 of the DNS pods; the
+      # namespaced sysctl lets a non-root process bind it, with no capability.
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65534
+        runAsGroup: 65534
+        seccompProfile: {type: RuntimeDefault}
+        sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "53"}]
       containers:
       - name: coredns
         image: $image
         imagePullPolicy: Never
         ports:
-        - {name: dns, containerPort: 1053, protocol: UDP}
-        - {name: dns-tcp, containerPort: 1053, protocol: TCP}
+        - {name: dns, containerPort: 53, protocol: UDP}
+        - {name: dns-tcp, containerPort: 53, protocol: TCP}
         readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 2}
         livenessProbe: {httpGet: {path: /health, port: 8080}, periodSeconds: 10}
         resources: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 128Mi}}
@@ -439,8 +448,8 @@ spec:
   clusterIP: $dns_ip
   selector: {k8s-app: kube-dns}
   ports:
-  - {name: dns, port: 53, targetPort: 1053, protocol: UDP}
-  - {name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}
+  - {name: dns, port: 53, targetPort: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}
 EOF
 }
 
@@ -453,7 +462,9 @@ node_ready() {
 node_down() {
   [ -d "$NODE_DIR" ] || [ -n "$(node_pids)" ] || return 0
   local netns=() pid id
-  # kubelet first, or it would restart what we stop.
+  # The policy agent first: it removes its own chains and ipsets.
+  net_policy_stop "$NODE_DIR/netpol"
+  # kubelet next, or it would restart what we stop.
   for id in kubelet kube-proxy; do
     if node_running "$id"; then kill -TERM "$(cat "$NODE_DIR/pids/$id.pid")" 2>/dev/null || true; fi
   done

@@ -61,6 +61,8 @@ CLUSTER_WORKDIR="$KWOK_WORKDIR/clusters/$CLUSTER_NAME"
 SERVICE_CIDR="10.96.0.0/16"
 CLUSTER_DNS_IP="10.96.0.10"
 VOLUMES_DIR="$API_STACK_CLUSTER_DIR/volumes"
+# shellcheck source=scripts/cluster-net.sh
+. "$API_STACK_ROOT/scripts/cluster-net.sh"
 # shellcheck source=scripts/cluster-node.sh
 . "$API_STACK_ROOT/scripts/cluster-node.sh"
 KUBECONFIG_PATH="$API_STACK_KUBECONFIG"
