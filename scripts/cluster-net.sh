@@ -18,12 +18,11 @@
 # Every stop is safe to run twice and when nothing was started.
 
 # kube-router's names are fixed in its code (pkg/controllers/netpol): three top-level chains hooked
-# from INPUT, FORWARD and OUTPUT by a rule with this comment, one chain per pod and per policy, and
-# ipsets per policy. Nothing else on the host uses these prefixes (kube-proxy's chains are KUBE-SERVICES,
+# from INPUT, FORWARD and OUTPUT (comment "kube-router netpol - <hash>"), one chain per pod and per
+# policy, and ipsets per policy. Nothing else on the host uses these prefixes (kube-proxy's chains are KUBE-SERVICES,
 # KUBE-FORWARD, KUBE-PROXY-*, KUBE-NODEPORTS, ...; the kubelet's KUBE-FIREWALL, KUBE-KUBELET-CANARY).
 NET_POLICY_CHAIN_PATTERN='^(KUBE-ROUTER-(INPUT|FORWARD|OUTPUT)|KUBE-POD-FW-[A-Z0-9]+|KUBE-NWPLCY-[A-Z0-9]+)$'
 NET_POLICY_IPSET_PATTERN='^KUBE-(SRC|DST)-[A-Z0-9]+$'
-NET_POLICY_HOOK_COMMENT='kube-router netpol'
 
 # --- shared process handling ---------------------------------------------------------------------
 
@@ -168,12 +167,16 @@ net_dns_stop() {
 
 # --- kube-router, network-policy controller only -------------------------------------------------
 
-# Pids of every kube-router on this host, ours or not: its chain names are fixed, so two of them would
-# rewrite each other's rules.
+# Pids of every kube-router in our network namespace, ours or not: its chain names are fixed, so two of
+# them would rewrite each other's rules (one in another namespace has its own tables). One that has
+# exited but is not reaped yet (empty command line) is gone.
 net_policy_all_pids() {
-  local f
+  local f pid netns
+  netns="$(readlink /proc/self/ns/net)"
   for f in /proc/[0-9]*/comm; do
-    [ "$(cat "$f" 2>/dev/null)" = kube-router ] && { f="${f#/proc/}"; echo "${f%/comm}"; }
+    pid="${f#/proc/}" && pid="${pid%/comm}"
+    [ "$(cat "$f" 2>/dev/null)" = kube-router ] && [ -n "$(tr -d '\0' <"/proc/$pid/cmdline" 2>/dev/null)" ] &&
+      [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$netns" ] && echo "$pid"
   done
   return 0
 }
@@ -206,9 +209,10 @@ net_policy_remove_rules() {
 }
 
 net_policy_hooked() {
-  local chain
+  local rules chain
+  rules="$(iptables-save -t filter 2>/dev/null)"
   for chain in INPUT FORWARD OUTPUT; do
-    iptables -C "$chain" -m comment --comment "$NET_POLICY_HOOK_COMMENT" -j "KUBE-ROUTER-$chain" 2>/dev/null || return 1
+    grep -qE -- "^-A $chain .*-j KUBE-ROUTER-$chain( |\$)" <<<"$rules" || return 1
   done
 }
 
@@ -232,7 +236,7 @@ net_policy_start() {
   fi
   other="$(net_policy_all_pids | tr '\n' ' ')"
   [ -z "${other// /}" ] ||
-    die "another kube-router runs on this host (pid $other); its chains (KUBE-ROUTER-*) would clash with ours" \
+    die "another kube-router runs in this network namespace (pid $other); its chains (KUBE-ROUTER-*) would clash with ours" \
       "stop the other checkout's node ('ps -o pid,cmd -p ${other// /,}'), then rerun"
   # No kube-router runs, so chains of that name are left over from a run that died: start clean.
   net_policy_remove_rules
@@ -262,12 +266,14 @@ net_policy_start() {
 
 net_policy_stop() {
   [ $# -eq 1 ] || die "net_policy_stop: expected <state-dir>"
+  # Nothing of ours was started from this folder: the host's rules, if any, belong to someone else.
+  [ -e "$1/kube-router.pid" ] || [ -L "$1/kubeconfig" ] || return 0
   net_stop_pid "$1/kube-router.pid" "--kubeconfig=$1/kubeconfig" kube-router
-  rm -f "$1/kubeconfig"
   # Its chains outlive it (kube-router does not remove them on TERM); without them pods are open again.
   if [ -z "$(net_policy_all_pids)" ]; then
     net_policy_remove_rules
   else
     say "another kube-router runs (pid $(net_policy_all_pids | tr '\n' ' ')); its chains are left to it"
   fi
+  rm -f "$1/kubeconfig"
 }
