@@ -10,7 +10,7 @@
 #                     writes <state-dir>/Corefile, starts CoreDNS, waits until it has read the API.
 #   net_dns_stop      <state-dir>
 #   net_policy_start  <state-dir> <kubeconfig> <node-name> <service-cidr> [<node-port-range>]
-#                     starts kube-router, waits until its chains are hooked into the filter table.
+#                     starts kube-router, waits until its first sync has put every policy in force.
 #   net_policy_stop   <state-dir>        stops kube-router, then removes its chains and ipsets.
 #   net_policy_rules                     kube-router's chains and ipsets on this host, one a line.
 #
@@ -208,11 +208,14 @@ net_policy_remove_rules() {
   done
 }
 
-net_policy_hooked() {
+# kube-router hooks its chains first and fills them in its first full sync, one iptables-restore that
+# ends each top-level chain with the rule below; once that rule is there, every policy is in force.
+net_policy_synced() {
   local rules chain
   rules="$(iptables-save -t filter 2>/dev/null)"
   for chain in INPUT FORWARD OUTPUT; do
     grep -qE -- "^-A $chain .*-j KUBE-ROUTER-$chain( |\$)" <<<"$rules" || return 1
+    grep -qE -- "^-A KUBE-ROUTER-$chain .*rule to explicitly ACCEPT traffic that comply to network policies" <<<"$rules" || return 1
   done
 }
 
@@ -252,12 +255,12 @@ net_policy_start() {
     --service-cluster-ip-range="$service_cidr" --service-node-port-range="$node_ports" \
     --health-port=0 --metrics-port=0 --v=1
   local t0=$SECONDS
-  until net_policy_hooked; do
+  until net_policy_synced; do
     net_pid_of "$pidfile" "$marker" >/dev/null ||
       net_fail_start "$log" "kube-router exited at start" "if it cannot find node '$node', start the kubelet first; otherwise fix what the log names and rerun"
     if [ $((SECONDS - t0)) -ge 60 ]; then
       net_policy_stop "$dir"
-      net_fail_start "$log" "kube-router did not hook its chains within 60 s" "check that the API server in $kubeconfig answers and node '$node' exists"
+      net_fail_start "$log" "kube-router did not apply the policies within 60 s" "check that the API server in $kubeconfig answers and node '$node' exists"
     fi
     sleep 0.5
   done
