@@ -290,6 +290,8 @@ EOF`;
             await startPolicies([dbPolicy]);
             assert.ok(!connects("client", pods.db, 5432), "a pod without the API's label reached postgres:5432");
             assert.ok(connects("api", pods.db, 5432), "the API's pod could not reach postgres:5432");
+            const sockets = inNetns(node, "ss -ltunpH");
+            assert.doesNotMatch(sockets.stdout, /kube-router/, `kube-router listens on something:\n${sockets.stdout}`);
             const stopped = run(`net_policy_stop ${scratch}/state && net_policy_rules`, node);
             assert.strictEqual(stopped.status, 0, stopped.stderr);
             assert.strictEqual(stopped.stdout, "", "kube-router's chains or ipsets are left");
