@@ -23,6 +23,43 @@ function hasCommand(name: string): boolean {
     return spawnSync("bash", ["-c", `type -P ${name}`]).status === 0;
 }
 
+/** Where scripts/cluster-tools.sh builds (scripts/node.sh's default). */
+function cacheDir(): string {
+    return process.env.API_STACK_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "api-stack");
+}
+
+/** A kubeconfig for test/scripts/fake-kube-api.ts on 127.0.0.1:18443 inside a scratch namespace. */
+const standInKubeconfig =
+    'apiVersion: v1\nkind: Config\nclusters: [{name: s, cluster: {server: "http://127.0.0.1:18443"}}]\n' +
+    "users: [{name: s, user: {}}]\ncontexts: [{name: s, context: {cluster: s, user: s}}]\ncurrent-context: s\n";
+
+/** The stand-in API server inside `netns`; `ip netns exec` execs it, so killing the child ends it. */
+function startStandInApi(netns: string, objectsFile: string): ChildProcess {
+    return spawn(
+        "ip",
+        [
+            "netns",
+            "exec",
+            netns,
+            "node",
+            "-r",
+            "ts-node/register/transpile-only",
+            "test/scripts/fake-kube-api.ts",
+            objectsFile,
+            "127.0.0.1",
+            "18443",
+        ],
+        { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
+}
+
+function listening(server: ChildProcess): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+        server.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve());
+        server.on("exit", (code) => reject(new Error(`the stand-in API server exited with ${code}`)));
+    });
+}
+
 /** Every chain of the filter table, and every ipset, inside the namespace: the state we compare. */
 function hostRules(netns: string): string[] {
     const dump = run(
@@ -129,10 +166,7 @@ EOF`;
         const node = `apistack-krnode-${tag}`;
         const pods = { client: "10.244.99.10", db: "10.244.99.11", api: "10.244.99.12" };
         const bridgeIp = "10.244.99.1";
-        const binary = [
-            process.env.KUBE_ROUTER_BINARY,
-            path.join(process.env.API_STACK_CACHE ?? path.join(os.homedir(), ".cache", "api-stack"), "bin", "kube-router"),
-        ].find((candidate) => candidate && fs.existsSync(candidate));
+        const binary = [process.env.KUBE_ROUTER_BINARY, path.join(cacheDir(), "bin", "kube-router")].find((c) => c && fs.existsSync(c));
         const listeners: ChildProcess[] = [];
         const apiServers: ChildProcess[] = [];
         let scratch: string;
@@ -170,20 +204,9 @@ EOF`;
                 "/apis/discovery.k8s.io/v1/endpointslices": [],
             };
             fs.writeFileSync(path.join(scratch, "objects.json"), JSON.stringify(objects));
-            const api = daemon(node, [
-                "node",
-                "-r",
-                "ts-node/register/transpile-only",
-                "test/scripts/fake-kube-api.ts",
-                path.join(scratch, "objects.json"),
-                "127.0.0.1",
-                "18443",
-            ]);
+            const api = startStandInApi(node, path.join(scratch, "objects.json"));
             apiServers.push(api);
-            await new Promise<void>((resolve, reject) => {
-                api.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve());
-                api.on("exit", (code) => reject(new Error(`fake API server exited with ${code}`)));
-            });
+            await listening(api);
             const started = run(
                 `KUBE_ROUTER_BINARY=${binary} net_policy_start ${scratch}/state ${scratch}/kubeconfig node-a 10.96.0.0/12`,
                 node,
@@ -196,11 +219,7 @@ EOF`;
                 this.skip(); // needs root, ipset and a built kube-router (scripts/cluster-tools.sh)
             }
             scratch = fs.mkdtempSync(path.join(os.tmpdir(), "kube-router-"));
-            fs.writeFileSync(
-                path.join(scratch, "kubeconfig"),
-                'apiVersion: v1\nkind: Config\nclusters: [{name: s, cluster: {server: "http://127.0.0.1:18443"}}]\n' +
-                    "users: [{name: s, user: {}}]\ncontexts: [{name: s, context: {cluster: s, user: s}}]\ncurrent-context: s\n",
-            );
+            fs.writeFileSync(path.join(scratch, "kubeconfig"), standInKubeconfig);
             const setup = [
                 `ip netns add ${node}`,
                 `ip -n ${node} link set lo up`,
@@ -308,6 +327,91 @@ EOF`;
             await startPolicies([dbPolicy, apiPolicy(undefined)]);
             assert.ok(connects("api", bridgeIp, 53), "DNS on port 53 anywhere is allowed, but the node address was blocked");
             assert.ok(!connects("api", bridgeIp, 8080), "the API reached a port it has no rule for");
+        });
+    });
+
+    describe("CoreDNS through net_dns_start, in a scratch network namespace with a stand-in API server", function () {
+        this.timeout(90_000);
+        const netns = `apistack-dnstest-${process.pid}`;
+        const listenIp = "10.244.98.1";
+        const binary = [process.env.COREDNS_BINARY, path.join(cacheDir(), "bin", "coredns")].find((c) => c && fs.existsSync(c));
+        let scratch: string;
+        let api: ChildProcess | undefined;
+
+        const inNetns = (command: string) =>
+            spawnSync("ip", ["netns", "exec", netns, "bash", "-c", command], { cwd: projectRoot, encoding: "utf8", timeout: 20_000 });
+        const resolve4 = (server: string, name: string) =>
+            inNetns(
+                `node -e 'const r = new (require("dns").promises.Resolver)({ timeout: 1000, tries: 1 }); r.setServers(["${server}"]);` +
+                    ` r.resolve4("${name}").then((a) => console.log(a.join()), (e) => { console.log(e.code); })'`,
+            ).stdout.trim();
+
+        before(async function () {
+            if (process.getuid?.() !== 0 || !binary) {
+                this.skip(); // needs root and a built coredns (scripts/cluster-tools.sh)
+            }
+            scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coredns-"));
+            fs.writeFileSync(path.join(scratch, "kubeconfig"), standInKubeconfig);
+            fs.writeFileSync(
+                path.join(scratch, "objects.json"),
+                JSON.stringify({
+                    "/api/v1/namespaces": [{ metadata: { name: "demo", resourceVersion: "1" } }],
+                    "/api/v1/services": [
+                        {
+                            metadata: { name: "postgres", namespace: "demo", resourceVersion: "1" },
+                            spec: {
+                                type: "ClusterIP",
+                                clusterIP: "10.96.7.7",
+                                clusterIPs: ["10.96.7.7"],
+                                ports: [{ port: 5432, protocol: "TCP" }],
+                            },
+                        },
+                    ],
+                    "/apis/discovery.k8s.io/v1/endpointslices": [],
+                }),
+            );
+            const setup = [
+                `ip netns add ${netns}`,
+                `ip -n ${netns} link set lo up`,
+                `ip -n ${netns} link add br0 type bridge`,
+                `ip -n ${netns} addr add ${listenIp}/24 dev br0`,
+                `ip -n ${netns} link set br0 up`,
+            ];
+            const result = spawnSync("bash", ["-c", `set -e; ${setup.join("; ")}`], { encoding: "utf8" });
+            assert.strictEqual(result.status, 0, result.stderr);
+            api = startStandInApi(netns, path.join(scratch, "objects.json"));
+            await listening(api);
+        });
+
+        after(() => {
+            if (scratch) {
+                run(`net_dns_stop ${scratch}/dns`, netns);
+            }
+            api?.kill("SIGKILL");
+            spawnSync("ip", ["netns", "del", netns]);
+            if (scratch) {
+                fs.rmSync(scratch, { recursive: true, force: true });
+            }
+        });
+
+        it("answers cluster.local on the bridge address only, is idempotent, and net_dns_stop ends it (twice is fine)", () => {
+            const args = `${scratch}/dns ${listenIp} 53 127.0.0.1:18080 127.0.0.1:18181 ${scratch}/kubeconfig`;
+            const started = run(`COREDNS_BINARY=${binary} net_dns_start ${args} && COREDNS_BINARY=${binary} net_dns_start ${args}`, netns);
+            assert.strictEqual(started.status, 0, started.stderr);
+            assert.match(started.stderr, /CoreDNS already runs/);
+            assert.strictEqual(resolve4(listenIp, "postgres.demo.svc.cluster.local"), "10.96.7.7");
+            assert.strictEqual(resolve4(listenIp, "missing.demo.svc.cluster.local"), "ENOTFOUND");
+            const sockets = inNetns("ss -ltunpH")
+                .stdout.split("\n")
+                .filter((line) => line.includes('"coredns"'));
+            const addresses = sockets.map((line) => `${line.split(/\s+/)[0]} ${line.split(/\s+/)[4]}`).sort();
+            assert.deepStrictEqual(addresses, [`tcp ${listenIp}:53`, `tcp 127.0.0.1:18080`, `tcp 127.0.0.1:18181`, `udp ${listenIp}:53`]);
+
+            const stopped = run(`net_dns_stop ${scratch}/dns && net_dns_stop ${scratch}/dns`, netns);
+            assert.strictEqual(stopped.status, 0, stopped.stderr);
+            assert.strictEqual(stopped.stderr.match(/stopped CoreDNS/g)?.length, 1);
+            assert.ok(!fs.existsSync(path.join(scratch, "dns", "coredns.pid")));
+            assert.doesNotMatch(inNetns("ss -ltunpH").stdout, /coredns/);
         });
     });
 

@@ -2,10 +2,11 @@ import * as fs from "fs";
 import * as http from "http";
 
 /**
- * A stand-in Kubernetes API server for running kube-router's policy controller without a cluster:
- * it lists the objects of a JSON file (`{ "<list path>": [objects] }`), answers GETs of single objects
- * by name, and holds watches open without events. Usage: fake-kube-api.ts <objects.json> <host> <port>.
- * Prints "listening" once it accepts connections.
+ * A stand-in Kubernetes API server for running kube-router and CoreDNS without a cluster: it lists the
+ * objects of a JSON file (`{ "<list path>": [objects] }`), answers GETs of single objects by name, and
+ * holds watches open without events. A watch that asks for the initial objects as events (client-go's
+ * streaming list, which CoreDNS's client-go uses) gets them, then the bookmark that ends them.
+ * Usage: fake-kube-api.ts <objects.json> <host> <port>. Prints "listening" once it accepts connections.
  */
 
 const [objectsFile, host, port] = process.argv.slice(2);
@@ -31,6 +32,16 @@ http.createServer((request, response) => {
     response.setHeader("Content-Type", "application/json");
     if (url.searchParams.get("watch") === "true") {
         response.writeHead(200);
+        if (url.searchParams.get("sendInitialEvents") === "true") {
+            for (const object of objects[url.pathname] ?? []) {
+                response.write(JSON.stringify({ type: "ADDED", object }) + "\n");
+            }
+            const { kind, apiVersion } = listKind(url.pathname);
+            const end = { resourceVersion: "1", annotations: { "k8s.io/initial-events-end": "true" } };
+            response.write(
+                JSON.stringify({ type: "BOOKMARK", object: { kind: kind.replace(/List$/, ""), apiVersion, metadata: end } }) + "\n",
+            );
+        }
         response.flushHeaders();
         return; // held open until the client goes away
     }
