@@ -10,7 +10,7 @@
 #                     writes <state-dir>/Corefile, starts CoreDNS, waits until it has read the API.
 #   net_dns_stop      <state-dir>
 #   net_policy_start  <state-dir> <kubeconfig> <node-name> <service-cidr> [<node-port-range>]
-#                     starts kube-router, waits until its chains are hooked into the filter table.
+#                     starts kube-router, waits until its first sync has put every policy in force.
 #   net_policy_stop   <state-dir>        stops kube-router, then removes its chains and ipsets.
 #   net_policy_rules                     kube-router's chains and ipsets on this host, one a line.
 #
@@ -18,12 +18,11 @@
 # Every stop is safe to run twice and when nothing was started.
 
 # kube-router's names are fixed in its code (pkg/controllers/netpol): three top-level chains hooked
-# from INPUT, FORWARD and OUTPUT by a rule with this comment, one chain per pod and per policy, and
-# ipsets per policy. Nothing else on the host uses these prefixes (kube-proxy's chains are KUBE-SERVICES,
+# from INPUT, FORWARD and OUTPUT (comment "kube-router netpol - <hash>"), one chain per pod and per
+# policy, and ipsets per policy. Nothing else on the host uses these prefixes (kube-proxy's chains are KUBE-SERVICES,
 # KUBE-FORWARD, KUBE-PROXY-*, KUBE-NODEPORTS, ...; the kubelet's KUBE-FIREWALL, KUBE-KUBELET-CANARY).
 NET_POLICY_CHAIN_PATTERN='^(KUBE-ROUTER-(INPUT|FORWARD|OUTPUT)|KUBE-POD-FW-[A-Z0-9]+|KUBE-NWPLCY-[A-Z0-9]+)$'
 NET_POLICY_IPSET_PATTERN='^KUBE-(SRC|DST)-[A-Z0-9]+$'
-NET_POLICY_HOOK_COMMENT='kube-router netpol'
 
 # --- shared process handling ---------------------------------------------------------------------
 
@@ -168,12 +167,16 @@ net_dns_stop() {
 
 # --- kube-router, network-policy controller only -------------------------------------------------
 
-# Pids of every kube-router on this host, ours or not: its chain names are fixed, so two of them would
-# rewrite each other's rules.
+# Pids of every kube-router in our network namespace, ours or not: its chain names are fixed, so two of
+# them would rewrite each other's rules (one in another namespace has its own tables). One that has
+# exited but is not reaped yet (empty command line) is gone.
 net_policy_all_pids() {
-  local f
+  local f pid netns
+  netns="$(readlink /proc/self/ns/net)"
   for f in /proc/[0-9]*/comm; do
-    [ "$(cat "$f" 2>/dev/null)" = kube-router ] && { f="${f#/proc/}"; echo "${f%/comm}"; }
+    pid="${f#/proc/}" && pid="${pid%/comm}"
+    [ "$(cat "$f" 2>/dev/null)" = kube-router ] && [ -n "$(tr -d '\0' <"/proc/$pid/cmdline" 2>/dev/null)" ] &&
+      [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$netns" ] && echo "$pid"
   done
   return 0
 }
@@ -205,13 +208,14 @@ net_policy_remove_rules() {
   done
 }
 
-# kube-router appends a hash of the rule to the hook's comment ("kube-router netpol - <hash>"), so the
-# hooks are found by their target.
-net_policy_hooked() {
-  local chain rules
-  rules="$(iptables-save -t filter)"
+# kube-router hooks its chains first and fills them in its first full sync, one iptables-restore that
+# ends each top-level chain with the rule below; once that rule is there, every policy is in force.
+net_policy_synced() {
+  local rules chain
+  rules="$(iptables-save -t filter 2>/dev/null)"
   for chain in INPUT FORWARD OUTPUT; do
-    grep -qE -- "^-A $chain .*--comment \"?$NET_POLICY_HOOK_COMMENT.* -j KUBE-ROUTER-$chain( |$)" <<<"$rules" || return 1
+    grep -qE -- "^-A $chain .*-j KUBE-ROUTER-$chain( |\$)" <<<"$rules" || return 1
+    grep -qE -- "^-A KUBE-ROUTER-$chain .*rule to explicitly ACCEPT traffic that comply to network policies" <<<"$rules" || return 1
   done
 }
 
@@ -235,7 +239,7 @@ net_policy_start() {
   fi
   other="$(net_policy_all_pids | tr '\n' ' ')"
   [ -z "${other// /}" ] ||
-    die "another kube-router runs on this host (pid $other); its chains (KUBE-ROUTER-*) would clash with ours" \
+    die "another kube-router runs in this network namespace (pid $other); its chains (KUBE-ROUTER-*) would clash with ours" \
       "stop the other checkout's node ('ps -o pid,cmd -p ${other// /,}'), then rerun"
   # No kube-router runs, so chains of that name are left over from a run that died: start clean.
   net_policy_remove_rules
@@ -251,12 +255,12 @@ net_policy_start() {
     --service-cluster-ip-range="$service_cidr" --service-node-port-range="$node_ports" \
     --health-port=0 --metrics-port=0 --v=1
   local t0=$SECONDS
-  until net_policy_hooked; do
+  until net_policy_synced; do
     net_pid_of "$pidfile" "$marker" >/dev/null ||
       net_fail_start "$log" "kube-router exited at start" "if it cannot find node '$node', start the kubelet first; otherwise fix what the log names and rerun"
     if [ $((SECONDS - t0)) -ge 60 ]; then
       net_policy_stop "$dir"
-      net_fail_start "$log" "kube-router did not hook its chains within 60 s" "check that the API server in $kubeconfig answers and node '$node' exists"
+      net_fail_start "$log" "kube-router did not apply the policies within 60 s" "check that the API server in $kubeconfig answers and node '$node' exists"
     fi
     sleep 0.5
   done
@@ -265,12 +269,14 @@ net_policy_start() {
 
 net_policy_stop() {
   [ $# -eq 1 ] || die "net_policy_stop: expected <state-dir>"
+  # Nothing of ours was started from this folder: the host's rules, if any, belong to someone else.
+  [ -e "$1/kube-router.pid" ] || [ -L "$1/kubeconfig" ] || return 0
   net_stop_pid "$1/kube-router.pid" "--kubeconfig=$1/kubeconfig" kube-router
-  rm -f "$1/kubeconfig"
   # Its chains outlive it (kube-router does not remove them on TERM); without them pods are open again.
   if [ -z "$(net_policy_all_pids)" ]; then
     net_policy_remove_rules
   else
     say "another kube-router runs (pid $(net_policy_all_pids | tr '\n' ' ')); its chains are left to it"
   fi
+  rm -f "$1/kubeconfig"
 }

@@ -23,6 +23,43 @@ function hasCommand(name: string): boolean {
     return spawnSync("bash", ["-c", `type -P ${name}`]).status === 0;
 }
 
+/** Where scripts/cluster-tools.sh builds (scripts/node.sh's default). */
+function cacheDir(): string {
+    return process.env.API_STACK_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "api-stack");
+}
+
+/** A kubeconfig for test/scripts/fake-kube-api.ts on 127.0.0.1:18443 inside a scratch namespace. */
+const standInKubeconfig =
+    'apiVersion: v1\nkind: Config\nclusters: [{name: s, cluster: {server: "http://127.0.0.1:18443"}}]\n' +
+    "users: [{name: s, user: {}}]\ncontexts: [{name: s, context: {cluster: s, user: s}}]\ncurrent-context: s\n";
+
+/** The stand-in API server inside `netns`; `ip netns exec` execs it, so killing the child ends it. */
+function startStandInApi(netns: string, objectsFile: string): ChildProcess {
+    return spawn(
+        "ip",
+        [
+            "netns",
+            "exec",
+            netns,
+            "node",
+            "-r",
+            "ts-node/register/transpile-only",
+            "test/scripts/fake-kube-api.ts",
+            objectsFile,
+            "127.0.0.1",
+            "18443",
+        ],
+        { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
+}
+
+function listening(server: ChildProcess): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+        server.stdout?.on("data", (chunk: Buffer) => chunk.toString().includes("listening") && resolve());
+        server.on("exit", (code) => reject(new Error(`the stand-in API server exited with ${code}`)));
+    });
+}
+
 /** Every chain of the filter table, and every ipset, inside the namespace: the state we compare. */
 function hostRules(netns: string): string[] {
     const dump = run(
@@ -66,9 +103,9 @@ describe("scripts/cluster-net.sh", () => {
 :DOCKER-USER - [0:0]
 :KUBE-SERVICES - [0:0]
 :KUBE-FORWARD - [0:0]
--A INPUT -m comment --comment "kube-router netpol" -j KUBE-ROUTER-INPUT
--A FORWARD -m comment --comment "kube-router netpol" -j KUBE-ROUTER-FORWARD
--A OUTPUT -m comment --comment "kube-router netpol" -j KUBE-ROUTER-OUTPUT
+-A INPUT -m comment --comment "kube-router netpol - 4IA2OSFRMVNDXBVV" -j KUBE-ROUTER-INPUT
+-A FORWARD -m comment --comment "kube-router netpol - 4IA2OSFRMVNDXBVV" -j KUBE-ROUTER-FORWARD
+-A OUTPUT -m comment --comment "kube-router netpol - 4IA2OSFRMVNDXBVV" -j KUBE-ROUTER-OUTPUT
 -A INPUT -p tcp --dport 22 -j ACCEPT
 -A FORWARD -j DOCKER-USER
 -A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD
@@ -123,6 +160,261 @@ EOF`;
         });
     });
 
+    describe("kube-router enforcing policies on this kernel (scratch namespaces, stand-in API server)", function () {
+        this.timeout(120_000);
+        const tag = `${process.pid}`;
+        const node = `apistack-krnode-${tag}`;
+        const pods = { client: "10.244.99.10", db: "10.244.99.11", api: "10.244.99.12" };
+        const bridgeIp = "10.244.99.1";
+        const binary = [process.env.KUBE_ROUTER_BINARY, path.join(cacheDir(), "bin", "kube-router")].find((c) => c && fs.existsSync(c));
+        const listeners: ChildProcess[] = [];
+        const apiServers: ChildProcess[] = [];
+        let scratch: string;
+
+        const inNetns = (netns: string, command: string) =>
+            spawnSync("ip", ["netns", "exec", netns, "bash", "-c", command], { encoding: "utf8", timeout: 20_000 });
+        const connects = (from: keyof typeof pods, ip: string, port: number) =>
+            inNetns(`apistack-kr${from}-${tag}`, `timeout 3 bash -c '</dev/tcp/${ip}/${port}'`).status === 0;
+        // `ip netns exec` execs the command, so killing the child ends the daemon itself.
+        const daemon = (netns: string, argv: string[]) =>
+            spawn("ip", ["netns", "exec", netns, ...argv], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+        const stopAll = (children: ChildProcess[]) => children.splice(0).forEach((child) => child.kill("SIGKILL"));
+
+        /** The stand-in API server with these policies, then kube-router through net_policy_start. */
+        async function startPolicies(policies: object[]) {
+            const pod = (name: keyof typeof pods) => ({
+                metadata: { name, namespace: "demo", resourceVersion: "1", labels: { app: name } },
+                spec: { nodeName: "node-a" },
+                status: { phase: "Running", hostIP: bridgeIp, podIP: pods[name], podIPs: [{ ip: pods[name] }] },
+            });
+            const objects = {
+                "/api/v1/nodes": [
+                    {
+                        metadata: { name: "node-a", resourceVersion: "1" },
+                        status: { addresses: [{ type: "InternalIP", address: bridgeIp }] },
+                    },
+                ],
+                "/api/v1/namespaces": [
+                    { metadata: { name: "demo", resourceVersion: "1", labels: { "kubernetes.io/metadata.name": "demo" } } },
+                ],
+                "/api/v1/pods": [pod("client"), pod("db"), pod("api")],
+                "/apis/networking.k8s.io/v1/networkpolicies": policies,
+                "/api/v1/services": [],
+                "/api/v1/endpoints": [],
+                "/apis/discovery.k8s.io/v1/endpointslices": [],
+            };
+            fs.writeFileSync(path.join(scratch, "objects.json"), JSON.stringify(objects));
+            const api = startStandInApi(node, path.join(scratch, "objects.json"));
+            apiServers.push(api);
+            await listening(api);
+            const started = run(
+                `KUBE_ROUTER_BINARY=${binary} net_policy_start ${scratch}/state ${scratch}/kubeconfig node-a 10.96.0.0/12`,
+                node,
+            );
+            assert.strictEqual(started.status, 0, started.stderr);
+        }
+
+        before(function () {
+            if (process.getuid?.() !== 0 || !binary || !hasCommand("ipset")) {
+                this.skip(); // needs root, ipset and a built kube-router (scripts/cluster-tools.sh)
+            }
+            scratch = fs.mkdtempSync(path.join(os.tmpdir(), "kube-router-"));
+            fs.writeFileSync(path.join(scratch, "kubeconfig"), standInKubeconfig);
+            const setup = [
+                `ip netns add ${node}`,
+                `ip -n ${node} link set lo up`,
+                `ip -n ${node} link add br0 type bridge`,
+                `ip -n ${node} addr add ${bridgeIp}/24 dev br0`,
+                `ip -n ${node} link set br0 up`,
+            ];
+            for (const [name, ip] of Object.entries(pods)) {
+                const netns = `apistack-kr${name}-${tag}`;
+                setup.push(
+                    `ip netns add ${netns}`,
+                    `ip link add kr-${name} netns ${node} type veth peer name eth0 netns ${netns}`,
+                    `ip -n ${node} link set kr-${name} master br0 up`,
+                    `ip -n ${netns} addr add ${ip}/24 dev eth0`,
+                    `ip -n ${netns} link set eth0 up`,
+                    `ip -n ${netns} route add default via ${bridgeIp}`,
+                );
+            }
+            // Pods on one bridge reach each other without routing: only bridge netfilter shows that
+            // traffic to iptables, as on the real node.
+            setup.push(`ip netns exec ${node} sysctl -qw net.bridge.bridge-nf-call-iptables=1`);
+            const result = spawnSync("bash", ["-c", `set -e; ${setup.join("; ")}`], { encoding: "utf8" });
+            assert.strictEqual(result.status, 0, result.stderr);
+            const listenOn: [string, string, number][] = [
+                [`apistack-krdb-${tag}`, pods.db, 5432],
+                [node, bridgeIp, 53],
+                [node, bridgeIp, 8080],
+            ];
+            for (const [netns, ip, port] of listenOn) {
+                listeners.push(daemon(netns, ["node", "-e", `require("net").createServer((s) => s.end()).listen(${port}, "${ip}")`]));
+            }
+            const waits = listenOn.map(
+                ([, ip, port]) => `until timeout 1 bash -c '</dev/tcp/${ip}/${port}' 2>/dev/null; do sleep 0.2; done`,
+            );
+            const waited = inNetns(node, waits.join("; "));
+            assert.strictEqual(waited.status, 0, `the listeners did not start: ${waited.stderr}`);
+        });
+
+        afterEach(() => {
+            run(`net_policy_stop ${scratch}/state`, node);
+            stopAll(apiServers);
+        });
+
+        after(() => {
+            stopAll(listeners);
+            for (const name of [node, ...Object.keys(pods).map((p) => `apistack-kr${p}-${tag}`)]) {
+                spawnSync("ip", ["netns", "del", name]);
+            }
+            if (scratch) {
+                fs.rmSync(scratch, { recursive: true, force: true });
+            }
+        });
+
+        const dbPolicy = {
+            metadata: { name: "db", namespace: "demo", resourceVersion: "1" },
+            spec: {
+                podSelector: { matchLabels: { app: "db" } },
+                policyTypes: ["Ingress"],
+                ingress: [{ from: [{ podSelector: { matchLabels: { app: "api" } } }], ports: [{ protocol: "TCP", port: 5432 }] }],
+            },
+        };
+        /** The API's egress policy as components/api.ts writes it, with its DNS rule's `to` as given. */
+        const apiPolicy = (dnsTo: object[] | undefined) => ({
+            metadata: { name: "api", namespace: "demo", resourceVersion: "1" },
+            spec: {
+                podSelector: { matchLabels: { app: "api" } },
+                policyTypes: ["Egress"],
+                egress: [
+                    { to: [{ podSelector: { matchLabels: { app: "db" } } }], ports: [{ protocol: "TCP", port: 5432 }] },
+                    {
+                        ...(dnsTo ? { to: dnsTo } : {}),
+                        ports: [
+                            { protocol: "UDP", port: 53 },
+                            { protocol: "TCP", port: 53 },
+                        ],
+                    },
+                ],
+            },
+        });
+
+        it("without kube-router every pod reaches the database: the checks below can fail", () => {
+            assert.ok(connects("client", pods.db, 5432));
+            assert.ok(connects("api", pods.db, 5432));
+        });
+
+        it("only the API's pod reaches the database; after net_policy_stop every pod does again", async () => {
+            await startPolicies([dbPolicy]);
+            assert.ok(!connects("client", pods.db, 5432), "a pod without the API's label reached postgres:5432");
+            assert.ok(connects("api", pods.db, 5432), "the API's pod could not reach postgres:5432");
+            const sockets = inNetns(node, "ss -ltunpH");
+            assert.doesNotMatch(sockets.stdout, /kube-router/, `kube-router listens on something:\n${sockets.stdout}`);
+            const stopped = run(`net_policy_stop ${scratch}/state && net_policy_rules`, node);
+            assert.strictEqual(stopped.status, 0, stopped.stderr);
+            assert.strictEqual(stopped.stdout, "", "kube-router's chains or ipsets are left");
+            assert.ok(connects("client", pods.db, 5432), "still blocked after net_policy_stop");
+        });
+
+        it("a DNS rule limited to pods (namespaceSelector: {}) blocks a DNS server on the node's address; one without `to` lets it through", async () => {
+            await startPolicies([dbPolicy, apiPolicy([{ namespaceSelector: {} }])]);
+            assert.ok(connects("api", pods.db, 5432));
+            assert.ok(!connects("api", bridgeIp, 53), "DNS on the node address was reachable although only pods are allowed");
+            assert.ok(!connects("api", bridgeIp, 8080), "the API reached a port it has no rule for");
+            run(`net_policy_stop ${scratch}/state`, node);
+            stopAll(apiServers);
+            await startPolicies([dbPolicy, apiPolicy(undefined)]);
+            assert.ok(connects("api", bridgeIp, 53), "DNS on port 53 anywhere is allowed, but the node address was blocked");
+            assert.ok(!connects("api", bridgeIp, 8080), "the API reached a port it has no rule for");
+        });
+    });
+
+    describe("CoreDNS through net_dns_start, in a scratch network namespace with a stand-in API server", function () {
+        this.timeout(90_000);
+        const netns = `apistack-dnstest-${process.pid}`;
+        const listenIp = "10.244.98.1";
+        const binary = [process.env.COREDNS_BINARY, path.join(cacheDir(), "bin", "coredns")].find((c) => c && fs.existsSync(c));
+        let scratch: string;
+        let api: ChildProcess | undefined;
+
+        const inNetns = (command: string) =>
+            spawnSync("ip", ["netns", "exec", netns, "bash", "-c", command], { cwd: projectRoot, encoding: "utf8", timeout: 20_000 });
+        const resolve4 = (server: string, name: string) =>
+            inNetns(
+                `node -e 'const r = new (require("dns").promises.Resolver)({ timeout: 1000, tries: 1 }); r.setServers(["${server}"]);` +
+                    ` r.resolve4("${name}").then((a) => console.log(a.join()), (e) => { console.log(e.code); })'`,
+            ).stdout.trim();
+
+        before(async function () {
+            if (process.getuid?.() !== 0 || !binary) {
+                this.skip(); // needs root and a built coredns (scripts/cluster-tools.sh)
+            }
+            scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coredns-"));
+            fs.writeFileSync(path.join(scratch, "kubeconfig"), standInKubeconfig);
+            fs.writeFileSync(
+                path.join(scratch, "objects.json"),
+                JSON.stringify({
+                    "/api/v1/namespaces": [{ metadata: { name: "demo", resourceVersion: "1" } }],
+                    "/api/v1/services": [
+                        {
+                            metadata: { name: "postgres", namespace: "demo", resourceVersion: "1" },
+                            spec: {
+                                type: "ClusterIP",
+                                clusterIP: "10.96.7.7",
+                                clusterIPs: ["10.96.7.7"],
+                                ports: [{ port: 5432, protocol: "TCP" }],
+                            },
+                        },
+                    ],
+                    "/apis/discovery.k8s.io/v1/endpointslices": [],
+                }),
+            );
+            const setup = [
+                `ip netns add ${netns}`,
+                `ip -n ${netns} link set lo up`,
+                `ip -n ${netns} link add br0 type bridge`,
+                `ip -n ${netns} addr add ${listenIp}/24 dev br0`,
+                `ip -n ${netns} link set br0 up`,
+            ];
+            const result = spawnSync("bash", ["-c", `set -e; ${setup.join("; ")}`], { encoding: "utf8" });
+            assert.strictEqual(result.status, 0, result.stderr);
+            api = startStandInApi(netns, path.join(scratch, "objects.json"));
+            await listening(api);
+        });
+
+        after(() => {
+            if (scratch) {
+                run(`net_dns_stop ${scratch}/dns`, netns);
+            }
+            api?.kill("SIGKILL");
+            spawnSync("ip", ["netns", "del", netns]);
+            if (scratch) {
+                fs.rmSync(scratch, { recursive: true, force: true });
+            }
+        });
+
+        it("answers cluster.local on the bridge address only, is idempotent, and net_dns_stop ends it (twice is fine)", () => {
+            const args = `${scratch}/dns ${listenIp} 53 127.0.0.1:18080 127.0.0.1:18181 ${scratch}/kubeconfig`;
+            const started = run(`COREDNS_BINARY=${binary} net_dns_start ${args} && COREDNS_BINARY=${binary} net_dns_start ${args}`, netns);
+            assert.strictEqual(started.status, 0, started.stderr);
+            assert.match(started.stderr, /CoreDNS already runs/);
+            assert.strictEqual(resolve4(listenIp, "postgres.demo.svc.cluster.local"), "10.96.7.7");
+            assert.strictEqual(resolve4(listenIp, "missing.demo.svc.cluster.local"), "ENOTFOUND");
+            const sockets = inNetns("ss -ltunpH")
+                .stdout.split("\n")
+                .filter((line) => line.includes('"coredns"'));
+            const addresses = sockets.map((line) => `${line.split(/\s+/)[0]} ${line.split(/\s+/)[4]}`).sort();
+            assert.deepStrictEqual(addresses, [`tcp ${listenIp}:53`, `tcp 127.0.0.1:18080`, `tcp 127.0.0.1:18181`, `udp ${listenIp}:53`]);
+
+            const stopped = run(`net_dns_stop ${scratch}/dns && net_dns_stop ${scratch}/dns`, netns);
+            assert.strictEqual(stopped.status, 0, stopped.stderr);
+            assert.strictEqual(stopped.stderr.match(/stopped CoreDNS/g)?.length, 1);
+            assert.ok(!fs.existsSync(path.join(scratch, "dns", "coredns.pid")));
+            assert.doesNotMatch(inNetns("ss -ltunpH").stdout, /coredns/);
+        });
+    });
+
     describe("start and stop", () => {
         let scratch: string;
         let impostor: ChildProcess | undefined;
@@ -164,7 +456,10 @@ EOF`;
             impostor = spawn(fake, ["60"], { stdio: "ignore" });
             const result = run(`net_policy_start ${scratch}/node ${scratch}/kubeconfig node-a 10.96.0.0/12`);
             assert.strictEqual(result.status, 1);
-            assert.match(result.stderr, new RegExp(`another kube-router runs on this host \\(pid ${impostor.pid}`));
+            assert.match(
+                result.stderr,
+                new RegExp(`another kube-router runs in this network namespace \\(pid [0-9 ]*\\b${impostor.pid}\\b`),
+            );
             assert.ok(!fs.existsSync(path.join(scratch, "node", "kube-router.pid")), "nothing was started");
         });
 
