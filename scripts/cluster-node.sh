@@ -226,6 +226,11 @@ clusterDNS: [$cluster_dns]
 resolvConf: ""
 podLogsDir: $NODE_DIR/pod-logs
 serializeImagePulls: false
+# No image garbage collection: no registry can give an image back, and this machine's thin disk
+# reports 85-90% "used" (a large virtual size), which would make the kubelet delete every image that
+# no pod uses at the moment, such as the next release's. npm run cluster:down removes them all.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
 shutdownGracePeriod: 0s
 EOF
   cat >"$NODE_DIR/kube-proxy.yaml" <<EOF

@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { execFileSync } from "child_process";
 import * as automation from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
 import { localClusterConfig } from "../../stacks/local-cluster";
@@ -121,7 +122,9 @@ for (const stackName of ["dev", "prod"] as const) {
                 });
                 assert.strictEqual(response.status, 201, await response.text());
             }
-            const fromPod = await runNodePod(namespace, "e2e-client", images.api, {}, listItemsScript("http://api"));
+            // The namespace denies all traffic by default: the test's probes get an egress policy of their own.
+            allowProbeEgress(namespace);
+            const fromPod = await runNodePod(namespace, "e2e-client", images.api, probeLabels, listItemsScript("http://api"));
             assert.strictEqual(fromPod.exitCode, 0, fromPod.log);
             assert.strictEqual(JSON.parse(fromPod.log).count, 100, fromPod.log);
         });
@@ -136,7 +139,8 @@ for (const stackName of ["dev", "prod"] as const) {
 
         it("3c. NetworkPolicy: only the API reaches PostgreSQL, and the API reaches nothing but DNS and PostgreSQL", async () => {
             const apiLabels = kubectlJson("-n", namespace, "get", "deployment", "api").spec.selector.matchLabels;
-            const outsider = await runNodePod(namespace, "e2e-outsider", images.api, {}, connectScript([["postgres", 5432]]));
+            // A pod free to send anywhere (its egress policy): PostgreSQL's ingress policy alone stops it.
+            const outsider = await runNodePod(namespace, "e2e-outsider", images.api, probeLabels, connectScript([["postgres", 5432]]));
             assert.deepStrictEqual(JSON.parse(outsider.log), { "postgres:5432": "blocked" }, outsider.log);
             const apiNodeIp = kubectlJson("get", "nodes", "-l", "api-stack.dev/node=real").items[0].status.addresses[0].address;
             const insider = await runNodePod(namespace, "e2e-insider", images.api, apiLabels, connectScript([["postgres", 5432], ["api", 80], [apiNodeIp, 10250]]));
@@ -274,7 +278,11 @@ function listItemsScript(base: string): string {
     })().catch((e) => { console.error(e); process.exit(1); });`;
 }
 
-/** A `node -e` script that tries TCP to each host:port (3 s each) and prints {"host:port": "open" | "blocked"}. */
+/**
+ * A `node -e` script that tries TCP to each host:port (3 s each) and prints {"host:port": "open" |
+ * "blocked" | "error <code>"}: blocked is a timeout or a refusal (a policy drops or rejects; the
+ * targets all listen), an error is anything else, such as a name that does not resolve.
+ */
 function connectScript(targets: [string, number][]): string {
     return `const net = require("net");
     const targets = ${JSON.stringify(targets)};
@@ -282,6 +290,19 @@ function connectScript(targets: [string, number][]): string {
         const socket = net.connect({ host, port, timeout: 3000 });
         socket.on("connect", () => { socket.destroy(); resolve([host + ":" + port, "open"]); });
         socket.on("timeout", () => { socket.destroy(); resolve([host + ":" + port, "blocked"]); });
-        socket.on("error", (e) => resolve([host + ":" + port, e.code === "ECONNREFUSED" ? "refused" : "blocked"]));
+        socket.on("error", (e) => resolve([host + ":" + port, e.code === "ECONNREFUSED" ? "blocked" : "error " + e.code]));
     }))).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));`;
+}
+
+/** Labels of the test's probe pods, which {@link allowProbeEgress} lets send anywhere. */
+const probeLabels = { "api-stack.dev/e2e-probe": "true" };
+
+function allowProbeEgress(namespace: string): void {
+    const policy = {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name: "e2e-probe-egress", namespace },
+        spec: { podSelector: { matchLabels: probeLabels }, policyTypes: ["Egress"], egress: [{}] },
+    };
+    execFileSync("kubectl", ["--kubeconfig", localKubeconfig(), "apply", "-f", "-"], { input: JSON.stringify(policy) });
 }

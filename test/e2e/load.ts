@@ -50,7 +50,7 @@ export function startLoad(baseUrl: string, ratePerSecond = 20, maxSeconds = 120)
                 lastId = String(JSON.parse(body).id);
             }
         } catch (error) {
-            fail(`${read ? "GET" : "POST"} ${url}: ${(error as Error).cause ?? error}`);
+            fail(`${read ? "GET" : "POST"} ${url}: ${String((error as Error).cause ?? error)}`);
         }
     };
     const started = Date.now();
