@@ -41,7 +41,10 @@ export function backupIdentity(instance: string): WorkloadIdentity {
     return { name: "postgres-backup", instance, component: "backup" };
 }
 
-/** A backup file's name: the stack, then the UTC time of the dump. Sorting the names sorts by time. */
+/**
+ * A backup file's name: the stack, then the UTC time of the dump. Sorting the names sorts by time.
+ * scripts/db.sh checks `--backup` against the same pattern (a test keeps the two equal).
+ */
 export const backupFilePattern = "^[a-z0-9][a-z0-9-]*-[0-9]{8}T[0-9]{6}Z\\.dump$";
 
 /**

@@ -26,7 +26,8 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Kubernetes names the program gives these objects (components/postgres-backup.ts, database-access.ts).
+# Names the program gives these objects and files (components/postgres-backup.ts; test/scripts/db.test.ts
+# keeps the two equal).
 BACKUP_CRONJOB="postgres-backup"
 BACKUP_FILE_PATTERN='^[a-z0-9][a-z0-9-]*-[0-9]{8}T[0-9]{6}Z\.dump$'
 API_DEPLOYMENT="api"

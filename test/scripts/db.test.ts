@@ -3,6 +3,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { backupCronJobName, backupFilePattern } from "../../components/postgres-backup";
 
 /**
  * scripts/db.sh (npm run db:backup / db:restore) without a cluster: a stand-in kubectl (KUBECTL, which
@@ -78,6 +79,14 @@ function db(args: string[], fake: { cronJob?: "present" | "absent"; running?: st
 }
 
 const changes = (run: Run) => run.calls.filter((call) => /^(create -f|scale|delete)/.test(call));
+
+describe("db.sh: the names it shares with the program", () => {
+    it("the CronJob's name and the backup file pattern are the ones components/postgres-backup.ts uses", () => {
+        const script = fs.readFileSync(path.join(projectRoot, "scripts", "db.sh"), "utf8");
+        assert.ok(script.includes(`\nBACKUP_CRONJOB="${backupCronJobName}"\n`), "BACKUP_CRONJOB");
+        assert.ok(script.includes(`\nBACKUP_FILE_PATTERN='${backupFilePattern}'\n`), "BACKUP_FILE_PATTERN");
+    });
+});
 
 describe("db.sh: arguments", () => {
     for (const [args, mentions] of [
