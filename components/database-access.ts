@@ -154,6 +154,9 @@ export class DatabaseAccess extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        // A Job that failed (the database was down) runs again, as a replacement, at the next `pulumi up`;
+        // without this the provider would only wait again for the failed one.
+        const annotations = { "pulumi.com/replaceUnready": "true" };
         const job = (spec: k8s.types.input.core.v1.PodTemplateSpec): k8s.types.input.batch.v1.JobSpec => ({
             // One retry for a passing hiccup; the deadline bounds a database that is down.
             backoffLimit: 1,
@@ -165,7 +168,7 @@ export class DatabaseAccess extends pulumi.ComponentResource {
         const migration = new k8s.batch.v1.Job(
             `${name}-migrate`,
             {
-                metadata: { name: this.migrationJobName, namespace: args.namespace, labels },
+                metadata: { name: this.migrationJobName, namespace: args.namespace, labels, annotations },
                 spec: job(
                     migrationPodTemplate({
                         labels,
@@ -198,7 +201,7 @@ export class DatabaseAccess extends pulumi.ComponentResource {
         const rolesJob = new k8s.batch.v1.Job(
             `${name}-roles`,
             {
-                metadata: { name: `api-database-roles-${rotation}`, namespace: args.namespace, labels },
+                metadata: { name: `api-database-roles-${rotation}`, namespace: args.namespace, labels, annotations },
                 spec: job(
                     rolesPodTemplate({
                         labels,

@@ -249,6 +249,10 @@ describe("the API logs in as a role of its own, whose password rotates without d
     it("order: migrations, then the roles Job, then the API's Secret, then the pods", () => {
         assert.ok(byName(first, "api-database-roles").dependsOn.includes("api-database-migrate"));
         assert.ok(byName(first, "api-database-credentials").dependsOn.includes("api-database-roles"));
+        for (const name of ["api-database-migrate", "api-database-roles"]) {
+            const annotations = byName(first, name).inputs.metadata.annotations;
+            assert.deepStrictEqual(annotations, { "pulumi.com/replaceUnready": "true" }, `${name} runs again after a failure`);
+        }
         const deployment = byName(first, "api-deployment");
         assert.ok(deployment.dependsOn.includes("api-database-roles"));
         assert.strictEqual(deployment.inputs.spec.template.spec.volumes[0].secret.secretName, "api-database");
