@@ -184,6 +184,7 @@ describe("migrations run once per release, as a Job of the owner, before the API
         assert.deepStrictEqual(volume.secret.secretName, "postgres-credentials");
         assert.deepStrictEqual(volume.secret.items, [{ key: "url", path: "url" }]);
         assert.strictEqual(pod.restartPolicy, "Never");
+        assert.strictEqual(pod.securityContext.runAsUser, 10001, "the API's uid, not the postgres image's 999");
         assert.strictEqual(job.inputs.spec.backoffLimit, 1);
         assert.ok(job.dependsOn.includes("postgres-deployment"), "waits for the server");
         assert.ok(byName(run, "api-deployment").dependsOn.includes("api-database-migrate"), "the API waits for its migrations");
