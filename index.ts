@@ -1,5 +1,6 @@
 import { Api, apiIdentity } from "./components/api";
 import { ApiImage } from "./components/api-image";
+import { DatabaseAccess, databaseJobIdentity } from "./components/database-access";
 import { Environment } from "./components/environment";
 import { selectorLabels } from "./components/labels";
 import { Postgres } from "./components/postgres";
@@ -20,19 +21,31 @@ export = async () => {
         ...settings.postgres,
         namespace,
         instance,
-        clientSelector: selectorLabels(apiIdentity(instance)),
+        clientSelectors: [selectorLabels(apiIdentity(instance)), selectorLabels(databaseJobIdentity(instance))],
         protect: settings.protect,
     });
-    const api = new Api("api", { ...settings.api, namespace, instance, image: image.imageRef, database: database.connection });
+    const access = new DatabaseAccess("api-database", {
+        ...settings.databaseAccess,
+        namespace,
+        instance,
+        server: database.server,
+        image: image.imageRef,
+    });
+    const api = new Api("api", { ...settings.api, namespace, instance, image: image.imageRef, database: access.connection });
 
     return {
         namespaceName: namespace,
         imageRef: image.imageRef,
         apiInternalUrl: api.internalUrl,
         apiExternalEndpoint: api.externalEndpoint,
-        databaseHost: database.connection.host,
-        databaseSecretName: database.connection.secretName,
-        /** A secret output: `pulumi stack output --show-secrets databaseUrl` to connect from a trusted shell. */
+        databaseHost: database.host,
+        /** The owner's credentials; the API's are in apiDatabaseSecretName. */
+        databaseSecretName: database.ownerSecretName,
+        apiDatabaseSecretName: access.connection.secretName,
+        /** The login role the API uses in this password rotation. */
+        apiDatabaseLogin: access.login,
+        migrationJobName: access.migrationJobName,
+        /** The owner's URL, a secret output: `pulumi stack output --show-secrets databaseUrl` from a trusted shell. */
         databaseUrl: database.connectionUrl,
         /** The major the data directory is written in; the next update reads it to refuse a major change. */
         postgresMajor: database.major,

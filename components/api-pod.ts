@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { restrictedPodTemplate, spreadOverNodes } from "./pod";
-import { ContainerResources, containerResources } from "./resources";
+import { ContainerResources, containerResources, jobResources } from "./resources";
 
 /** The port the app listens on: the contract with `app/` (PORT defaults to it there too). */
 export const apiContainerPort = 8000;
@@ -28,6 +28,24 @@ export interface ApiPodArgs {
     readonly lowestReplicas: number;
 }
 
+/**
+ * How the app treats its schema (the app's MIGRATIONS variable): in the cluster the API only checks
+ * that the schema is current, since a Job run with the owner role migrates it before the pods start.
+ */
+const migrationsMode = "check";
+
+/** The database URL file, mounted read-only from one key of a Secret: the API's and the migration Job's. */
+function databaseUrlMount(secretName: pulumi.Input<string>, urlKey: string) {
+    const directory = databaseUrlFile.replace(/\/[^/]+$/, "");
+    return {
+        volumeMount: { name: "database-url", mountPath: directory, readOnly: true },
+        volume: {
+            name: "database-url",
+            secret: { secretName, items: [{ key: urlKey, path: databaseUrlFile.replace(/^.*\//, "") }], defaultMode: 0o440 },
+        },
+    };
+}
+
 /** Startup and liveness on /livez, readiness on /readyz: the app's health contract. */
 export function apiProbes(): Pick<k8s.types.input.core.v1.Container, "startupProbe" | "livenessProbe" | "readinessProbe"> {
     const get = (path: string) => ({ httpGet: { path, port: "http" }, timeoutSeconds: 2 });
@@ -41,6 +59,7 @@ export function apiProbes(): Pick<k8s.types.input.core.v1.Container, "startupPro
 
 /** The API's pod: the app with its database URL mounted as a file, a writable /tmp and nothing else. */
 export function apiPodTemplate(args: ApiPodArgs): k8s.types.input.core.v1.PodTemplateSpec {
+    const databaseUrl = databaseUrlMount(args.database.secretName, args.database.urlKey);
     return restrictedPodTemplate({
         labels: args.labels,
         annotations: { "checksum/database-secret": args.database.secretChecksum },
@@ -56,27 +75,47 @@ export function apiPodTemplate(args: ApiPodArgs): k8s.types.input.core.v1.PodTem
                 { name: "PORT", value: String(apiContainerPort) },
                 { name: "LOG_LEVEL", value: args.logLevel },
                 { name: "DATABASE_URL_FILE", value: databaseUrlFile },
+                { name: "MIGRATIONS", value: migrationsMode },
             ],
             // /tmp (an emptyDir of 64Mi) and the logs the runtime keeps.
             resources: containerResources(args.resources, { request: "32Mi", limit: "128Mi" }),
             ...apiProbes(),
             // Endpoints are removed asynchronously; keep serving while they are.
             lifecycle: { preStop: { exec: { command: ["sleep", "5"] } } },
-            volumeMounts: [
-                { name: "database-url", mountPath: databaseUrlFile.replace(/\/[^/]+$/, ""), readOnly: true },
-                { name: "tmp", mountPath: "/tmp" },
-            ],
+            volumeMounts: [databaseUrl.volumeMount, { name: "tmp", mountPath: "/tmp" }],
         },
-        volumes: [
-            {
-                name: "database-url",
-                secret: {
-                    secretName: args.database.secretName,
-                    items: [{ key: args.database.urlKey, path: databaseUrlFile.replace(/^.*\//, "") }],
-                    defaultMode: 0o440,
-                },
-            },
-            { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
-        ],
+        volumes: [databaseUrl.volume, { name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+    });
+}
+
+/** What the migration Job's pod template is made of. */
+export interface MigrationPodArgs {
+    readonly labels: Record<string, string>;
+    readonly image: pulumi.Input<string>;
+    /** The owner's Secret and the key of its connection URL. */
+    readonly secretName: pulumi.Input<string>;
+    readonly urlKey: string;
+}
+
+/**
+ * The release's migration step: the API's image running its migration entry point once, with the
+ * owner's URL in the same file the API reads its own from. It applies what is pending and exits.
+ */
+export function migrationPodTemplate(args: MigrationPodArgs): k8s.types.input.core.v1.PodTemplateSpec {
+    const databaseUrl = databaseUrlMount(args.secretName, args.urlKey);
+    return restrictedPodTemplate({
+        labels: args.labels,
+        uid: apiUid,
+        terminationGracePeriodSeconds: 30,
+        restartPolicy: "Never",
+        container: {
+            name: "migrate",
+            image: args.image,
+            command: ["node", "dist/migrate-job.js"],
+            env: [{ name: "DATABASE_URL_FILE", value: databaseUrlFile }],
+            resources: jobResources,
+            volumeMounts: [databaseUrl.volumeMount, { name: "tmp", mountPath: "/tmp" }],
+        },
+        volumes: [databaseUrl.volume, { name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
     });
 }

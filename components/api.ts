@@ -1,8 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { apiContainerPort, apiPodTemplate } from "./api-pod";
+import type { PostgresConnection } from "./database-access";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
-import type { PostgresConnection } from "./postgres";
+import { databaseClientEgress } from "./network";
 import { ContainerResources } from "./resources";
 
 export const serviceTypes = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
@@ -31,7 +32,10 @@ export interface ApiArgs {
     readonly resources: ContainerResources;
     /** The app's LOG_LEVEL. @default "info" */
     readonly logLevel?: (typeof logLevels)[number];
-    /** The database to use: its URL Secret, and the pods and port the API may reach (besides DNS). */
+    /**
+     * The database to use: its URL Secret, the pods and port the API may reach (besides DNS), and
+     * the Jobs (migrations) that must have succeeded before the pods change.
+     */
     readonly database: PostgresConnection;
     /** Service type. @default "ClusterIP" */
     readonly serviceType?: (typeof serviceTypes)[number];
@@ -104,7 +108,7 @@ export class Api extends pulumi.ComponentResource {
                     }),
                 },
             },
-            { parent: this },
+            { parent: this, dependsOn: [...args.database.prerequisites] },
         );
         this.deploymentName = deployment.metadata.name;
 
@@ -150,20 +154,7 @@ export class Api extends pulumi.ComponentResource {
                     podSelector: { matchLabels: selectorLabels(identity) },
                     policyTypes: ["Ingress", "Egress"],
                     ingress: [{ ports: [{ protocol: "TCP", port: apiContainerPort }] }],
-                    egress: [
-                        {
-                            to: [{ podSelector: { matchLabels: args.database.selector } }],
-                            ports: [{ protocol: "TCP", port: args.database.port }],
-                        },
-                        // Name resolution of the database Service, wherever the cluster runs its DNS.
-                        {
-                            to: [{ namespaceSelector: {} }],
-                            ports: [
-                                { protocol: "UDP", port: 53 },
-                                { protocol: "TCP", port: 53 },
-                            ],
-                        },
-                    ],
+                    egress: databaseClientEgress(args.database),
                 },
             },
             { parent: this },

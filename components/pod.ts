@@ -20,6 +20,8 @@ export interface PodTemplateArgs {
     readonly volumes: Volume[];
     /** Scheduling preferences, e.g. {@link spreadOverNodes}. */
     readonly affinity?: k8s.types.input.core.v1.Affinity;
+    /** `Never` for a Job's pod, so that a failed attempt stays for its logs and the Job counts it. @default the pod's Always */
+    readonly restartPolicy?: "Never";
 }
 
 /**
@@ -35,6 +37,7 @@ export function restrictedPodTemplate(args: PodTemplateArgs): k8s.types.input.co
             securityContext: restrictedPodSecurityContext(args.uid),
             affinity: args.affinity,
             terminationGracePeriodSeconds: args.terminationGracePeriodSeconds,
+            restartPolicy: args.restartPolicy,
             containers: [{ imagePullPolicy: "IfNotPresent", ...args.container, securityContext: restrictedContainerSecurityContext }],
             volumes: args.volumes,
         },

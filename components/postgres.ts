@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as crypto from "crypto";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
+import { BackupPolicy, backupIdentity, PostgresBackup } from "./postgres-backup";
 import { postgresPodTemplate, postgresPort } from "./postgres-pod";
 import { ContainerResources } from "./resources";
 
@@ -36,12 +37,18 @@ export interface PostgresArgs {
     readonly storageClassName?: string;
     /** Database created at first start. @default "app" */
     readonly databaseName?: string;
-    /** Owner of the database; its password is generated. @default "app" */
+    /**
+     * The owner: the image's bootstrap superuser, which owns the database, runs the migrations and
+     * manages the API's roles. Only Jobs use it; its password is generated and never rotated here.
+     * @default "app"
+     */
     readonly user?: string;
     /** Requests and limits of the database container. */
     readonly resources: ContainerResources;
-    /** Pod labels of the only clients admitted (the API's selector labels). */
-    readonly clientSelector: Record<string, string>;
+    /** Pod labels of each kind of client admitted (the API's, its Jobs'); the backup pods are added here. */
+    readonly clientSelectors: readonly Record<string, string>[];
+    /** Scheduled backups into a volume of their own; none when omitted. */
+    readonly backup?: BackupPolicy;
     /**
      * Protect the data volume and the credentials Secret from `pulumi destroy`, and keep them in
      * the cluster if they are ever removed from the program.
@@ -50,23 +57,29 @@ export interface PostgresArgs {
     readonly protect?: boolean;
 }
 
-/** What a client needs to reach the database: give it whole to the client's component. */
-export interface PostgresConnection {
+/**
+ * What a Job needs to administer the database as its owner: give it whole to the component that
+ * runs migrations, role changes or backups.
+ */
+export interface PostgresServer {
     /** In-cluster DNS name of the database Service. */
     readonly host: pulumi.Output<string>;
     readonly port: number;
-    /** Name of the Secret holding the connection URL. */
-    readonly secretName: pulumi.Output<string>;
-    /** Key of the connection URL in that Secret. */
-    readonly urlKey: string;
-    /** A hash of the Secret's content: put it on pod templates so a changed Secret rolls them. */
-    readonly secretChecksum: pulumi.Output<string>;
-    /** Labels of the database pods, for the client's egress policy. */
+    readonly databaseName: string;
+    /** The owner (superuser) role. */
+    readonly ownerUser: string;
+    /** The Secret holding the owner's `password` and connection `url`. */
+    readonly ownerSecretName: pulumi.Output<string>;
+    /** The server's own image: its client tools (psql, pg_dump) match the server's major. */
+    readonly image: string;
+    /** Labels of the database pods, for a client's egress policy. */
     readonly selector: Record<string, string>;
+    /** The server's Deployment: a Job that needs the server running waits for it. */
+    readonly deployment: pulumi.Resource;
 }
 
-/** Key of the connection URL in the credentials Secret. */
-const urlKey = "url";
+/** Keys of the owner's password and connection URL in the credentials Secret. */
+export const ownerSecretKeys = { password: "password", url: "url" } as const;
 
 /** The identity of the database pods. */
 function postgresIdentity(instance: string): WorkloadIdentity {
@@ -83,8 +96,12 @@ function postgresIdentity(instance: string): WorkloadIdentity {
  * stopped before a new one opens the same ReadWriteOnce volume.
  */
 export class Postgres extends pulumi.ComponentResource {
-    /** How clients reach the database. */
-    public readonly connection: PostgresConnection;
+    /** How Jobs reach the database as its owner. */
+    public readonly server: PostgresServer;
+    /** In-cluster DNS name of the database Service. */
+    public readonly host: pulumi.Output<string>;
+    /** Name of the owner's credentials Secret. */
+    public readonly ownerSecretName: pulumi.Output<string>;
     public readonly database: pulumi.Output<string>;
     public readonly user: pulumi.Output<string>;
     /** The major version the data directory is written in. */
@@ -131,7 +148,7 @@ export class Postgres extends pulumi.ComponentResource {
             {
                 metadata: { name: "postgres-credentials", namespace: args.namespace, labels },
                 type: "Opaque",
-                stringData: { password: pulumi.secret(password.result), [urlKey]: this.connectionUrl },
+                stringData: { [ownerSecretKeys.password]: pulumi.secret(password.result), [ownerSecretKeys.url]: this.connectionUrl },
             },
             stateful,
         );
@@ -150,7 +167,8 @@ export class Postgres extends pulumi.ComponentResource {
         );
         this.volumeClaimName = volumeClaim.metadata.name;
 
-        new k8s.apps.v1.Deployment(
+        const image = `${args.imageRepository ?? "postgres"}:${version}${args.imageDigest ? `@${args.imageDigest}` : ""}`;
+        const deployment = new k8s.apps.v1.Deployment(
             `${name}-deployment`,
             {
                 metadata: { name: "postgres", namespace: args.namespace, labels },
@@ -161,7 +179,7 @@ export class Postgres extends pulumi.ComponentResource {
                     selector: { matchLabels: selectorLabels(identity) },
                     template: postgresPodTemplate({
                         labels,
-                        image: `${args.imageRepository ?? "postgres"}:${version}${args.imageDigest ? `@${args.imageDigest}` : ""}`,
+                        image,
                         databaseName,
                         user,
                         resources: args.resources,
@@ -187,6 +205,28 @@ export class Postgres extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        this.host = host;
+        this.ownerSecretName = secret.metadata.name;
+        this.server = {
+            host,
+            port: postgresPort,
+            databaseName,
+            ownerUser: user,
+            ownerSecretName: secret.metadata.name,
+            image,
+            selector: selectorLabels(identity),
+            deployment,
+        };
+        const clientSelectors = [...args.clientSelectors];
+        if (args.backup) {
+            new PostgresBackup(
+                `${name}-backup`,
+                { ...args.backup, namespace: args.namespace, instance: args.instance, server: this.server, protect: args.protect },
+                { parent: this },
+            );
+            clientSelectors.push(selectorLabels(backupIdentity(args.instance)));
+        }
+
         new k8s.networking.v1.NetworkPolicy(
             `${name}-network-policy`,
             {
@@ -196,7 +236,10 @@ export class Postgres extends pulumi.ComponentResource {
                     // Ingress from the clients only; no egress at all (the namespace default denies it).
                     policyTypes: ["Ingress", "Egress"],
                     ingress: [
-                        { from: [{ podSelector: { matchLabels: args.clientSelector } }], ports: [{ protocol: "TCP", port: postgresPort }] },
+                        {
+                            from: clientSelectors.map((matchLabels) => ({ podSelector: { matchLabels } })),
+                            ports: [{ protocol: "TCP", port: postgresPort }],
+                        },
                     ],
                     egress: [],
                 },
@@ -204,14 +247,6 @@ export class Postgres extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        this.connection = {
-            host,
-            port: postgresPort,
-            secretName: secret.metadata.name,
-            urlKey,
-            secretChecksum,
-            selector: selectorLabels(identity),
-        };
         this.registerOutputs({
             host,
             port: postgresPort,

@@ -22,3 +22,12 @@ export function containerResources(resources: ContainerResources, scratch: Ephem
         limits: { ...resources.limits, "ephemeral-storage": scratch.limit },
     };
 }
+
+/**
+ * The container resources of this project's one-off Jobs (migrations, role changes, backups):
+ * small, and bounded so that a runaway dump or migration cannot starve the API on its node.
+ */
+export const jobResources: k8s.types.input.core.v1.ResourceRequirements = containerResources(
+    { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+    { request: "16Mi", limit: "64Mi" },
+);

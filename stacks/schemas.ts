@@ -12,8 +12,9 @@ export function required(allowed: string) {
     return z.string({ error: `is missing; allowed: ${allowed}` }).min(1, `is empty; allowed: ${allowed}`);
 }
 
-export function integer(min: number, max: number) {
-    const allowed = `an integer from ${min} to ${max}`;
+/** @param meaning what the number counts, said after the range when the key's name is not enough */
+export function integer(min: number, max: number, meaning?: string) {
+    const allowed = `an integer from ${min} to ${max}${meaning ? ` (${meaning})` : ""}`;
     return required(allowed)
         .regex(/^-?[0-9]+$/, `allowed: ${allowed}`)
         .transform(Number)
@@ -46,4 +47,60 @@ export function dnsLabel(what: string) {
 /** Absent and empty both mean "not set": Pulumi.yaml gives optional keys an empty default. */
 export function optional<T extends z.ZodType>(schema: T) {
     return z.preprocess((value) => (value === "" ? undefined : value), schema.optional());
+}
+
+/** The five fields of a cron schedule, with the range Kubernetes accepts in each. */
+const cronFields = [
+    { name: "minute", min: 0, max: 59 },
+    { name: "hour", min: 0, max: 23 },
+    { name: "day of month", min: 1, max: 31 },
+    { name: "month", min: 1, max: 12 },
+    { name: "day of week", min: 0, max: 7 },
+] as const;
+const cronMacros = ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"];
+export const cronAllowed =
+    "a cron schedule of 5 fields separated by spaces, each *, a number, a range a-b, a step */n or a-b/n, or a comma list of those " +
+    `(${cronFields.map((field) => `${field.name} ${field.min}-${field.max}`).join(", ")}), or one of ${cronMacros.join(", ")}; ` +
+    "the time zone is the cluster's (UTC on most)";
+
+/** Why `text` is not a cron schedule Kubernetes runs, or undefined when it is one. */
+export function cronProblem(text: string): string | undefined {
+    if (cronMacros.includes(text)) {
+        return undefined;
+    }
+    const parts = text.trim().split(/\s+/);
+    if (parts.length !== cronFields.length) {
+        return `has ${parts.length} field${parts.length === 1 ? "" : "s"}, not 5`;
+    }
+    for (const [index, part] of parts.entries()) {
+        const field = cronFields[index];
+        for (const item of part.split(",")) {
+            const match = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(item);
+            if (!match) {
+                return `its ${field.name} field "${part}" is not *, a number, a range or a step`;
+            }
+            const [, , from, to, step] = match;
+            for (const value of [from, to].filter((v): v is string => v !== undefined).map(Number)) {
+                if (value < field.min || value > field.max) {
+                    return `its ${field.name} field "${part}" has ${value}, outside ${field.min}-${field.max}`;
+                }
+            }
+            if (from !== undefined && to !== undefined && Number(to) < Number(from)) {
+                return `its ${field.name} field "${part}" has a range that runs backwards`;
+            }
+            if (step !== undefined && Number(step) < 1) {
+                return `its ${field.name} field "${part}" has a step of 0`;
+            }
+        }
+    }
+    return undefined;
+}
+
+export function cron() {
+    return required(cronAllowed).superRefine((text, context) => {
+        const problem = cronProblem(text);
+        if (problem !== undefined) {
+            context.addIssue({ code: "custom", message: `${problem}; allowed: ${cronAllowed}` });
+        }
+    });
 }

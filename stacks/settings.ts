@@ -4,12 +4,14 @@ import { z } from "zod";
 import { logLevels, serviceTypes, type ApiArgs } from "../components/api";
 import { type ApiImageArgs } from "../components/api-image";
 import { contentTag } from "../components/build-context";
+import { type DatabaseAccessArgs } from "../components/database-access";
+import { apiRoles } from "../components/database-roles";
 import { systemNamespaces } from "../components/environment";
 import { postgresMajor, supportedPostgresMajors, type PostgresArgs } from "../components/postgres";
 import { closest, declaredKeys, secretConfigKeys } from "./declared-keys";
 import { deployedPostgresMajor } from "./deployed";
 import { parseBytes, parseCpu } from "./quantity";
-import { boolean, bytes, cpu, dnsLabel, integer, oneOf, optional, required } from "./schemas";
+import { boolean, bytes, cpu, cron, dnsLabel, integer, oneOf, optional, required } from "./schemas";
 
 /**
  * The one place that reads stack configuration. Every key is declared in Pulumi.yaml with its
@@ -19,8 +21,9 @@ import { boolean, bytes, cpu, dnsLabel, integer, oneOf, optional, required } fro
 
 /** How each part of the program is configured: the components' own Args, less what the program wires. */
 export type ApiSettings = Omit<ApiArgs, "namespace" | "instance" | "image" | "database">;
-export type PostgresSettings = Omit<PostgresArgs, "namespace" | "instance" | "clientSelector" | "protect"> &
+export type PostgresSettings = Omit<PostgresArgs, "namespace" | "instance" | "clientSelectors" | "protect"> &
     Required<Pick<PostgresArgs, "version">>;
+export type DatabaseAccessSettings = Omit<DatabaseAccessArgs, "namespace" | "instance" | "server" | "image">;
 
 export interface Settings {
     readonly stack: string;
@@ -29,6 +32,7 @@ export interface Settings {
     readonly image: ApiImageArgs;
     readonly api: ApiSettings;
     readonly postgres: PostgresSettings;
+    readonly databaseAccess: DatabaseAccessSettings;
 }
 
 /** A raw config value as the engine hands it over: always text, or absent. */
@@ -39,6 +43,15 @@ const imageReference = /^[a-z0-9]+([._\-/:][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.
 
 const imageRefAllowed = "an image reference with a version tag or @sha256 digest, not 'latest' and not untagged";
 const namespaceAllowed = `a namespace of its own, not ${systemNamespaces.join(", ")}`;
+const sqlIdentifierAllowed = "allowed: a lower-case SQL identifier (a-z, 0-9, _), at most 63 characters";
+const apiRoleNames = (({ group, logins }) => [group, ...logins])(apiRoles("api"));
+const storageClass = () =>
+    optional(
+        z
+            .string()
+            .max(253)
+            .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "allowed: a storage class name (DNS-1123 subdomain)"),
+    );
 const postgresTagAllowed = `a postgres image tag of major ${supportedPostgresMajors.join(", ")}, such as 16, 16.4 or 16.4-bookworm`;
 
 /** The declared keys, each with the schema its text must satisfy. */
@@ -89,24 +102,25 @@ const fields = {
         ),
     postgresImageDigest: optional(z.string().regex(/^sha256:[a-f0-9]{64}$/, "allowed: an image digest, sha256: followed by 64 hex digits")),
     postgresStorageSize: bytes(),
-    postgresStorageClass: optional(
-        z
-            .string()
-            .max(253)
-            .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "allowed: a storage class name (DNS-1123 subdomain)"),
-    ),
-    postgresDatabase: required("a database name").regex(
-        /^[a-z_][a-z0-9_]{0,62}$/,
-        "allowed: a lower-case SQL identifier (a-z, 0-9, _), at most 63 characters",
-    ),
-    postgresUser: required("a user name").regex(
-        /^[a-z_][a-z0-9_]{0,62}$/,
-        "allowed: a lower-case SQL identifier (a-z, 0-9, _), at most 63 characters",
-    ),
+    postgresStorageClass: storageClass(),
+    postgresDatabase: required("a database name").regex(/^[a-z_][a-z0-9_]{0,62}$/, sqlIdentifierAllowed),
+    postgresUser: required("a user name")
+        .regex(/^[a-z_][a-z0-9_]{0,62}$/, sqlIdentifierAllowed)
+        .refine(
+            (user) => !apiRoleNames.includes(user),
+            `is one of the API's own roles (${apiRoleNames.join(", ")}), which the owner must not be; ${sqlIdentifierAllowed}, other than those`,
+        ),
     postgresCpuRequest: cpu(),
     postgresMemoryRequest: bytes(),
     postgresCpuLimit: cpu(),
     postgresMemoryLimit: bytes(),
+    backupEnabled: boolean(),
+    backupSchedule: cron(),
+    backupRetention: integer(1, 1000, "how many backups to keep; 0 would delete every backup"),
+    backupStorageSize: bytes(),
+    backupStorageClass: storageClass(),
+    dbPasswordRotation: integer(0, 1000000, "raise it by one to rotate the API's password"),
+    dbPasswordGraceMinutes: integer(0, 1440, "minutes the previous password keeps working"),
 };
 
 type FieldName = keyof typeof fields;
@@ -292,7 +306,16 @@ function freeze(input: ConfigInput, v: Parsed): Settings {
                 requests: { cpu: v.postgresCpuRequest, memory: v.postgresMemoryRequest },
                 limits: { cpu: v.postgresCpuLimit, memory: v.postgresMemoryLimit },
             },
+            backup: v.backupEnabled
+                ? {
+                      schedule: v.backupSchedule,
+                      retention: v.backupRetention,
+                      storageSize: v.backupStorageSize,
+                      storageClassName: v.backupStorageClass,
+                  }
+                : undefined,
         },
+        databaseAccess: { passwordRotation: v.dbPasswordRotation, passwordGraceMinutes: v.dbPasswordGraceMinutes },
     };
     return deepFreeze(settings);
 }

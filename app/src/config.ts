@@ -2,11 +2,20 @@ import { readFileSync } from "node:fs";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
+/**
+ * What the process does about the schema at start. `apply`: run pending migrations under an advisory
+ * lock (docker compose, local runs). `check`: only wait until the schema is current, because a separate
+ * step with the owner's role migrates it (the cluster's migration Job); the API's own role may not run DDL.
+ */
+export type MigrationsMode = "apply" | "check";
+const MIGRATIONS_MODES: readonly MigrationsMode[] = ["apply", "check"];
+
 export interface Config {
     /** PostgreSQL connection string. Secret: never log it. */
     readonly databaseUrl: string;
     readonly port: number;
     readonly logLevel: LogLevel;
+    readonly migrations: MigrationsMode;
 }
 
 /** A configuration problem, reported as one line that names the variable and never its secret value. */
@@ -84,9 +93,23 @@ function readLogLevel(env: NodeJS.ProcessEnv): LogLevel {
     return level;
 }
 
+function readMigrations(env: NodeJS.ProcessEnv): MigrationsMode {
+    const raw = env.MIGRATIONS;
+    if (raw === undefined || raw === "") return "apply";
+    if (!MIGRATIONS_MODES.includes(raw as MigrationsMode)) {
+        throw new ConfigError("MIGRATIONS", `is "${raw}": it must be one of ${MIGRATIONS_MODES.join(", ")} (default apply)`);
+    }
+    return raw as MigrationsMode;
+}
+
 /** Reads and validates the whole configuration once; throws ConfigError on the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const { value, variable } = readDatabaseUrl(env);
     validateDatabaseUrl(value, variable);
-    return Object.freeze({ databaseUrl: value, port: readPort(env), logLevel: readLogLevel(env) });
+    return Object.freeze({
+        databaseUrl: value,
+        port: readPort(env),
+        logLevel: readLogLevel(env),
+        migrations: readMigrations(env),
+    });
 }

@@ -125,6 +125,19 @@ export async function migrate(
     }
 }
 
+/**
+ * The highest schema version recorded, 0 when nothing was ever migrated (no schema_migrations table yet):
+ * what a process that must not migrate reads while it waits for the migration step.
+ */
+export async function recordedSchemaVersion(pool: pg.Pool): Promise<number> {
+    try {
+        return await currentSchemaVersion(pool);
+    } catch (err) {
+        if ((err as { code?: string }).code === "42P01") return 0; // undefined_table
+        throw err;
+    }
+}
+
 /** The highest schema version recorded in the database (0 before any migration). */
 export async function currentSchemaVersion(pool: pg.Pool): Promise<number> {
     const { rows } = await pool.query<{ version: number }>("SELECT coalesce(max(version), 0) AS version FROM schema_migrations");

@@ -5,7 +5,7 @@ import { buildApp } from "./app";
 import { ConfigError, loadConfig, type Config } from "./config";
 import { createPool, isDatabaseUnavailable } from "./db";
 import { createLogger } from "./logger";
-import { loadMigrations, migrate, requiredSchemaVersion } from "./migrate";
+import { loadMigrations, migrate, recordedSchemaVersion, requiredSchemaVersion } from "./migrate";
 import { createAppState, type AppState } from "./state";
 
 /** Shutdown must finish well inside the pod's 30 s grace period, or the kubelet sends SIGKILL. */
@@ -42,6 +42,36 @@ async function migrateUntilDone(config: Config, logger: Logger, state: AppState)
             await sleep(delay);
             delay = Math.min(delay * 2, MIGRATION_RETRY_MAX_MS);
         }
+    }
+}
+
+/**
+ * MIGRATIONS=check: waits until another step (the cluster's migration Job) has brought the schema to this
+ * release's version, and never runs DDL itself. An unreachable database is waited out like a missing version.
+ */
+async function waitForCurrentSchema(pool: Pool, logger: Logger, state: AppState): Promise<void> {
+    let delay = 500;
+    while (!state.shuttingDown) {
+        try {
+            const version = await recordedSchemaVersion(pool);
+            if (version >= state.requiredSchemaVersion) {
+                state.schemaReady = true;
+                logger.info({ schemaVersion: version }, "database schema is current");
+                return;
+            }
+            logger.warn(
+                { schemaVersion: version, required: state.requiredSchemaVersion, retryInMs: delay },
+                "database schema is behind this release; waiting for the migration step (MIGRATIONS=check never migrates)",
+            );
+        } catch (err) {
+            if (!isDatabaseUnavailable(err)) throw err;
+            logger.warn(
+                { err: { message: (err as Error).message }, retryInMs: delay },
+                "database unavailable for the schema check; retrying",
+            );
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, MIGRATION_RETRY_MAX_MS);
     }
 }
 
@@ -88,7 +118,11 @@ async function main(): Promise<void> {
     // Listen first: /livez answers while migrations wait for the database or the lock; /readyz stays 503.
     await app.listen({ port: config.port, host: "0.0.0.0" });
     try {
-        await migrateUntilDone(config, logger, state);
+        if (config.migrations === "check") {
+            await waitForCurrentSchema(pool, logger, state);
+        } else {
+            await migrateUntilDone(config, logger, state);
+        }
     } catch (err) {
         logger.fatal({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, "migration failed");
         process.exit(1);

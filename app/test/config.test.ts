@@ -33,12 +33,27 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
 
 describe("configuration from the environment", function () {
     it("reads DATABASE_URL and applies the defaults", function () {
-        assert.deepEqual(loadConfig({ DATABASE_URL: GOOD_URL }), { databaseUrl: GOOD_URL, port: 8000, logLevel: "info" });
+        assert.deepEqual(loadConfig({ DATABASE_URL: GOOD_URL }), {
+            databaseUrl: GOOD_URL,
+            port: 8000,
+            logLevel: "info",
+            migrations: "apply",
+        });
+    });
+
+    it("reads MIGRATIONS=check, the cluster's mode where a Job migrates and the API only checks", function () {
+        assert.equal(loadConfig({ DATABASE_URL: GOOD_URL, MIGRATIONS: "check" }).migrations, "check");
+        assert.equal(loadConfig({ DATABASE_URL: GOOD_URL, MIGRATIONS: "apply" }).migrations, "apply");
+    });
+
+    it("rejects an unknown MIGRATIONS, naming the value and the modes", function () {
+        const err = configError({ DATABASE_URL: GOOD_URL, MIGRATIONS: "skip" });
+        assert.equal(err.message, 'MIGRATIONS is "skip": it must be one of apply, check (default apply)');
     });
 
     it("reads DATABASE_URL_FILE and drops the trailing newline of a mounted secret", function () {
         const config = loadConfig({ DATABASE_URL_FILE: secretFile(`${GOOD_URL}\n`), PORT: "9000", LOG_LEVEL: "DEBUG" });
-        assert.deepEqual(config, { databaseUrl: GOOD_URL, port: 9000, logLevel: "debug" });
+        assert.deepEqual(config, { databaseUrl: GOOD_URL, port: 9000, logLevel: "debug", migrations: "apply" });
     });
 
     const bad: Array<{ what: string; env: NodeJS.ProcessEnv; variable: string }> = [
@@ -58,6 +73,7 @@ describe("configuration from the environment", function () {
         { what: "a PORT that is not a number", env: { DATABASE_URL: GOOD_URL, PORT: "80a" }, variable: "PORT" },
         { what: "a PORT out of range", env: { DATABASE_URL: GOOD_URL, PORT: "70000" }, variable: "PORT" },
         { what: "an unknown LOG_LEVEL", env: { DATABASE_URL: GOOD_URL, LOG_LEVEL: "loud" }, variable: "LOG_LEVEL" },
+        { what: "an unknown MIGRATIONS mode", env: { DATABASE_URL: GOOD_URL, MIGRATIONS: "never" }, variable: "MIGRATIONS" },
     ];
     for (const { what, env, variable } of bad) {
         it(`rejects ${what}, naming ${variable} and never the secret`, function () {

@@ -69,6 +69,7 @@ describe("container: the API image built from app/ and run as its Deployment say
     this.timeout(20 * 60 * 1000);
     const ref = apiImageRef();
     let api: ContainerRun;
+    let migration: ContainerRun;
     let postgres: ContainerRun;
 
     before(async () => {
@@ -85,6 +86,9 @@ describe("container: the API image built from app/ and run as its Deployment say
         assert.strictEqual(apiPod.containers[0].image, ref, "the Deployment runs the image built here");
         assert.strictEqual(postgresPod.containers[0].image, process.env.POSTGRES_IMAGE, "the PostgreSQL pod runs the stand-in");
         api = containerRun(apiPod);
+        migration = containerRun(
+            run.all("kubernetes:batch/v1:Job").find((job) => job.name === "api-database-migrate")?.inputs.spec.template.spec,
+        );
         postgres = containerRun(postgresPod);
     });
 
@@ -167,6 +171,13 @@ describe("container: the API image built from app/ and run as its Deployment say
         const urlFile = api.env.DATABASE_URL_FILE;
         assert.ok(urlFile, "the API reads its database URL from a file");
         const url = `postgres://${postgres.env.POSTGRES_USER}:${password}@${pgName}:${postgres.ports.postgres}/${postgres.env.POSTGRES_DB}`;
+        // The release's migration Job first, as the program runs it: the API itself only checks the schema.
+        const migrationFlags = dockerRunFlags(
+            { ...migration, command: undefined },
+            { [path.dirname(urlFile)]: secretFolder(migration, path.dirname(urlFile), { url: `${url}\n` }) },
+            {},
+        );
+        docker("run", "--rm", "--network", network, ...migrationFlags, ref, ...(migration.command ?? []));
         const apiSecretDir = secretFolder(api, path.dirname(urlFile), { url: `${url}\n` });
         const httpPort = probePort(api, api.readinessProbe);
         const apiFlags = dockerRunFlags(api, { [path.dirname(urlFile)]: apiSecretDir }, {});

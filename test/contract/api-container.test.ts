@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ChildProcess, execFileSync, spawn } from "child_process";
+import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -47,6 +47,9 @@ describe("contract: the API container spec runs the app as its probes expect", f
     this.timeout(5 * 60 * 1000);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     let pod: any;
+    /** The release's migration Job's pod: it migrates before the API, which only checks the schema. */
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    let migrationPod: any;
     let server: ChildProcess | undefined;
     let serverLog = "";
     const secretDir = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-contract-secret-"));
@@ -54,6 +57,7 @@ describe("contract: the API container spec runs the app as its probes expect", f
     before(async () => {
         const run = await runProgram("dev", { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" });
         pod = run.one("kubernetes:apps/v1:Deployment", "api").spec.template.spec;
+        migrationPod = run.all("kubernetes:batch/v1:Job").find((job) => job.name === "api-database-migrate")?.inputs.spec.template.spec;
         execFileSync("npm", ["run", "build"], { cwd: appDir, stdio: "ignore" });
         const databaseUrl = execFileSync("bash", [pgScript, "start"], {
             env: { ...process.env, PG_TEST_STATE: pgState },
@@ -88,12 +92,26 @@ describe("contract: the API container spec runs the app as its probes expect", f
         const args = ["--uid", String(uid), "--gid", String(gid), "--secret-dir", secretDir, "--secret-mount", secret.mountPath];
         args.push("--workdir", appDir, "--node-dir", path.dirname(process.execPath));
         args.push("--tmp-size", tmp.size);
-        const env = Object.entries(run.env).map(([name, value]) => `${name}=${value}`);
-        for (const variable of [...env, `PATH=/run/node:/usr/bin:/bin`]) {
-            args.push("--env", variable);
-        }
+        // Each container gets only its own spec's environment.
+        const envArgs = (environment: Record<string, string>) =>
+            [...Object.entries(environment).map(([name, value]) => `${name}=${value}`), "PATH=/run/node:/usr/bin:/bin"].flatMap(
+                (variable) => ["--env", variable],
+            );
+        const node = (command: string[]) => (command[0] === "node" ? ["/run/node/node", ...command.slice(1)] : command);
+        const migrationRun = containerRun(migrationPod);
+        assert.strictEqual(migrationRun.uid, uid, "the migration Job runs as the API's uid");
+        assert.strictEqual(migrationRun.env.DATABASE_URL_FILE, urlFile, "and reads its URL from the same path");
+        const migrationArgs = [...args, ...envArgs(migrationRun.env), "--", ...node(migrationPod.containers[0].command)];
+        const migrated = spawnSync("bash", [launcher, ...migrationArgs], {
+            cwd: appDir,
+            encoding: "utf8",
+            timeout: 120_000,
+        });
+        assert.strictEqual(migrated.status, 0, `the migration Job's command exits 0:\n${migrated.stdout}${migrated.stderr}`);
+        assert.match(migrated.stdout, /"msg":"migrations done"/);
+
         const command = dockerfileCommand();
-        server = spawn("bash", [launcher, ...args, "--", command[0] === "node" ? "/run/node/node" : command[0], ...command.slice(1)], {
+        server = spawn("bash", [launcher, ...args, ...envArgs(run.env), "--", ...node(command)], {
             cwd: appDir,
             stdio: ["ignore", "pipe", "pipe"],
         });

@@ -83,8 +83,24 @@ for (const stackName of ["dev", "prod"] as const) {
             const labels = kubectlJson("get", "namespace", namespace).metadata.labels;
             assert.strictEqual(labels["pod-security.kubernetes.io/enforce"], "restricted");
             const pods = kubectlJson("-n", namespace, "get", "pods").items;
-            assert.strictEqual(pods.length, replicas + 1, "one pod per API replica plus PostgreSQL");
-            for (const pod of pods) {
+            // The release's Jobs (migrations, roles) leave their finished pods; every other pod runs.
+            const jobPods = pods.filter((pod: { metadata: { labels?: Record<string, string> } }) =>
+                Boolean(pod.metadata.labels?.["batch.kubernetes.io/job-name"]),
+            );
+            const jobNames = new Set(
+                jobPods.map((pod: { metadata: { labels: Record<string, string> } }) => pod.metadata.labels["batch.kubernetes.io/job-name"]),
+            );
+            assert.deepStrictEqual(
+                [...jobNames].map((name) => /^(api-migrate|api-database-roles)-/.exec(String(name))?.[1]).sort(),
+                ["api-database-roles", "api-migrate"],
+                "the finished pods belong to the migration and roles Jobs",
+            );
+            for (const pod of jobPods) {
+                assert.strictEqual(pod.status.phase, "Succeeded", `${pod.metadata.name} finished`);
+            }
+            const running = pods.filter((pod: unknown) => !jobPods.includes(pod));
+            assert.strictEqual(running.length, replicas + 1, "one pod per API replica plus PostgreSQL");
+            for (const pod of running) {
                 assert.strictEqual(pod.status.phase, "Running", `${pod.metadata.name} runs`);
             }
             const events = kubectlJson("-n", namespace, "get", "events").items;

@@ -3,6 +3,7 @@ import * as automation from "@pulumi/pulumi/automation";
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { parse } from "yaml";
 import { assertRefusedAtPreview, badConfigs } from "./bad-configs";
 import { expectedCreates, expectedKubernetesObjects } from "./expected";
 import { byOp, countTypes, destroy, failure, preview, ProjectCopy, projectRoot, up } from "./engine";
@@ -84,25 +85,42 @@ for (const stackName of ["dev", "prod"] as const) {
             assert.deepStrictEqual(Object.keys(byOp(run)), ["same"]);
         });
 
-        it("the generated password is a secret output and appears in plaintext nowhere in state, engine output or plain outputs", async () => {
+        it("the generated passwords (owner and API) appear in plaintext nowhere in state, engine output or plain outputs", async () => {
             const outputs = await stack.outputs();
             assert.strictEqual(outputs.databaseUrl.secret, true);
-            const password = new URL(String(outputs.databaseUrl.value)).password;
-            assert.strictEqual(password.length, 32);
-            assert.ok(!copy.stateText().includes(password), "state backend files do not hold the password");
-            assert.ok(!engineOutput.join("\n").includes(password), "engine output does not hold the password");
-            for (const [name, output] of Object.entries(outputs)) {
-                if (!output.secret) {
-                    assert.ok(!JSON.stringify(output.value).includes(password), `plain output ${name} does not hold the password`);
-                }
-            }
+            const owner = new URL(String(outputs.databaseUrl.value)).password;
+            // The API's password is in no output at all: read it from the rendered Secret the API mounts.
+            const files = renderedFiles(renderDir);
+            const apiSecret = files
+                .map((file) => parse(fs.readFileSync(path.join(renderDir, file), "utf8")))
+                .find((object) => object?.kind === "Secret" && object.metadata?.name === "api-database");
+            assert.ok(apiSecret, `a rendered Secret api-database among ${files.join(", ")}`);
+            // The provider may render stringData as it is, or as base64 data.
+            const apiUrl = String(apiSecret.stringData?.url ?? Buffer.from(String(apiSecret.data?.url ?? ""), "base64").toString("utf8"));
+            assert.match(
+                apiUrl,
+                /^postgresql:\/\/api_a:/,
+                `the Secret's url key holds the API's URL (keys: ${Object.keys(apiSecret).join(", ")})`,
+            );
+            const api = new URL(apiUrl).password;
+            assert.notStrictEqual(api, owner);
             const printed = execFileSync("pulumi", ["stack", "output", "--json", "--stack", stackName], {
                 cwd: copy.programDir,
                 env: { ...process.env, ...copy.envVars },
                 encoding: "utf8",
             });
-            assert.ok(!printed.includes(password));
             assert.strictEqual(JSON.parse(printed).databaseUrl, "[secret]");
+            for (const password of [owner, api]) {
+                assert.strictEqual(password.length, 32);
+                assert.ok(!copy.stateText().includes(password), "state backend files do not hold the password");
+                assert.ok(!engineOutput.join("\n").includes(password), "engine output does not hold the password");
+                for (const [name, output] of Object.entries(outputs)) {
+                    if (!output.secret) {
+                        assert.ok(!JSON.stringify(output.value).includes(password), `plain output ${name} does not hold the password`);
+                    }
+                }
+                assert.ok(!printed.includes(password));
+            }
         });
 
         it("changing replicas to 5 previews as an in-place update of the API Deployment, touching no data", async () => {
@@ -121,11 +139,12 @@ for (const stackName of ["dev", "prod"] as const) {
             const update = changed.find((step) => step.op === "update");
             assert.ok(update?.changedPaths.includes("spec.replicas"), `changed: ${update?.changedPaths.join(", ")}`);
             const untouched = run.steps.filter((step) =>
-                ["kubernetes:core/v1:Secret", "kubernetes:core/v1:PersistentVolumeClaim"].includes(step.type),
+                ["kubernetes:core/v1:Secret", "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:batch/v1:Job"].includes(step.type),
             );
+            // The owner's, the API's and the rotation's Secrets, the data (and in prod backup) volume, both Jobs.
             assert.deepStrictEqual(
                 untouched.map((step) => step.op),
-                ["same", "same"],
+                Array.from({ length: stackName === "prod" ? 7 : 6 }, () => "same"),
             );
         });
 

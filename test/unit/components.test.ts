@@ -2,8 +2,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as assert from "assert";
 import { Api } from "../../components/api";
 import { ApiImage } from "../../components/api-image";
+import { DatabaseAccess } from "../../components/database-access";
 import { Environment } from "../../components/environment";
-import { Postgres } from "../../components/postgres";
+import { Postgres, PostgresServer } from "../../components/postgres";
+import { PostgresBackup } from "../../components/postgres-backup";
 
 /** A component built directly, outside the program, must refuse arguments it cannot honour. */
 
@@ -15,6 +17,7 @@ const database = {
     urlKey: "url",
     secretChecksum: pulumi.output("0".repeat(64)),
     selector: { "app.kubernetes.io/name": "postgres" },
+    prerequisites: [],
 };
 const apiArgs = { namespace: "ns", instance: "test", image: "registry.example.com/api:1.0", resources, database };
 
@@ -64,7 +67,7 @@ describe("components refuse arguments they cannot honour, with a ResourceError n
                         version,
                         storageSize: "1Gi",
                         resources,
-                        clientSelector: {},
+                        clientSelectors: [],
                     }),
                 new RegExp(
                     `args.version "${version.replace(".", "\\.")}" is of major ${version.split(".")[0]}; supported majors: 15, 16, 17`,
@@ -94,4 +97,54 @@ describe("components refuse arguments they cannot honour, with a ResourceError n
             );
         });
     }
+
+    /** A server as Postgres exposes it, without creating one. */
+    const server = (ownerUser = "app"): PostgresServer => ({
+        host: pulumi.output("postgres.ns.svc.cluster.local"),
+        port: 5432,
+        databaseName: "app",
+        ownerUser,
+        ownerSecretName: pulumi.output("postgres-credentials"),
+        image: "postgres:15",
+        selector: { "app.kubernetes.io/name": "postgres" },
+        deployment: new pulumi.ComponentResource("test:index:Server", `server-${ownerUser}`),
+    });
+
+    for (const retention of [0, -3, 2.5]) {
+        it(`PostgresBackup: retention ${retention}`, () => {
+            refuses(
+                () =>
+                    new PostgresBackup(`backup-${retention}`, {
+                        namespace: "ns",
+                        instance: "test",
+                        server: server(),
+                        schedule: "@daily",
+                        retention,
+                        storageSize: "1Gi",
+                    }),
+                new RegExp(`args.retention must be an integer >= 1, got ${retention}`),
+            );
+        });
+    }
+
+    it("DatabaseAccess: a negative password rotation", () => {
+        refuses(
+            () =>
+                new DatabaseAccess("access-rotation", {
+                    namespace: "ns",
+                    instance: "test",
+                    server: server(),
+                    image: "api:1",
+                    passwordRotation: -1,
+                }),
+            /args.passwordRotation must be an integer >= 0, got -1/,
+        );
+    });
+
+    it("DatabaseAccess: an owner that is one of the API's own roles", () => {
+        refuses(
+            () => new DatabaseAccess("access-owner", { namespace: "ns", instance: "test", server: server("api_b"), image: "api:1" }),
+            /the owner "api_b" must differ from the API's roles api, api_a, api_b/,
+        );
+    });
 });

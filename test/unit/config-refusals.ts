@@ -54,3 +54,69 @@ export const configRefusals: ConfigRefusal[] = [
         realEngine: value === "../../etc",
     })),
 ];
+
+/** Backup and rotation keys: each refusal names the field, the value and the range allowed. */
+export const databaseRefusals: ConfigRefusal[] = [
+    ...[
+        ["every day", /"every day": has 2 fields, not 5; allowed: a cron schedule of 5 fields/],
+        ["61 * * * *", /"61 \* \* \* \*": its minute field "61" has 61, outside 0-59; allowed: .*minute 0-59, hour 0-23/],
+        ["0 24 * * *", /its hour field "24" has 24, outside 0-23/],
+        ["0 0 0 * *", /its day of month field "0" has 0, outside 1-31/],
+        ["0 0 * 13 *", /its month field "13" has 13, outside 1-12/],
+        ["0 0 * * 8", /its day of week field "8" has 8, outside 0-7/],
+        ["5-1 * * * *", /its minute field "5-1" has a range that runs backwards/],
+        ["*/0 * * * *", /its minute field "\*\/0" has a step of 0/],
+        ["0 2 * * MON", /its day of week field "MON" is not \*, a number, a range or a step/],
+        ["@every 5m", /"@every 5m": has 2 fields, not 5;.*or one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly/],
+        ["", /is empty; allowed: a cron schedule/],
+    ].map(([schedule, mentions]) => ({
+        title: `backup schedule "${String(schedule)}"`,
+        overrides: { backupSchedule: String(schedule) },
+        key: "backupSchedule",
+        mentions: mentions as RegExp,
+    })),
+    {
+        title: "backup retention 0",
+        overrides: { backupRetention: "0" },
+        key: "backupRetention",
+        mentions: /"0": allowed: an integer from 1 to 1000 \(how many backups to keep; 0 would delete every backup\)/,
+    },
+    {
+        title: "backup retention -2",
+        overrides: { backupRetention: "-2" },
+        key: "backupRetention",
+        mentions: /"-2": allowed: an integer from 1/,
+    },
+    {
+        title: "backup retention seven",
+        overrides: { backupRetention: "seven" },
+        key: "backupRetention",
+        mentions: /"seven": allowed: an integer/,
+    },
+    { title: "backup enabled yes", overrides: { backupEnabled: "yes" }, key: "backupEnabled", mentions: /"yes": allowed: true or false/ },
+    { title: "backup storage 0Gi", overrides: { backupStorageSize: "0Gi" }, key: "backupStorageSize", mentions: /"0Gi": allowed: a size/ },
+    {
+        title: "backup storage class with spaces",
+        overrides: { backupStorageClass: "Fast SSD" },
+        key: "backupStorageClass",
+        mentions: /"Fast SSD": allowed: a storage class name/,
+    },
+    ...["-1", "1.5", "next"].map((rotation) => ({
+        title: `password rotation ${rotation}`,
+        overrides: { dbPasswordRotation: rotation },
+        key: "dbPasswordRotation",
+        mentions: new RegExp(`"${rotation.replace(".", "\\.")}": allowed: an integer from 0 to 1000000 \\(raise it by one to rotate`),
+    })),
+    {
+        title: "password grace of two days",
+        overrides: { dbPasswordGraceMinutes: "2880" },
+        key: "dbPasswordGraceMinutes",
+        mentions: /"2880": allowed: an integer from 0 to 1440 \(minutes the previous password keeps working\)/,
+    },
+    ...["api", "api_a", "api_b"].map((user) => ({
+        title: `owner named like the API's role ${user}`,
+        overrides: { postgresUser: user },
+        key: "postgresUser",
+        mentions: new RegExp(`"${user}": is one of the API's own roles \\(api, api_a, api_b\\), which the owner must not be`),
+    })),
+];

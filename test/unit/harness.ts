@@ -7,7 +7,7 @@ import { parse } from "yaml";
  * Runs the real index.ts under Pulumi's mocks with a stack's real config (Pulumi.yaml defaults
  * overlaid with the committed Pulumi.<stack>.yaml and then any overrides), and records every
  * resource the program registers: type, name, inputs and the options that matter (protect,
- * retainOnDelete).
+ * retainOnDelete, dependsOn).
  */
 
 export const projectRoot = path.resolve(__dirname, "..", "..");
@@ -20,6 +20,8 @@ export interface RecordedResource {
     readonly inputs: any;
     readonly protect: boolean;
     readonly retainOnDelete: boolean;
+    /** Names (the last part of the URN) of the resources named in its dependsOn option. */
+    readonly dependsOn: string[];
 }
 
 export interface ProgramRun {
@@ -79,14 +81,14 @@ export async function runProgram(
     deployedOutputs: Record<string, unknown> = {},
 ): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
-    const options = new Map<string, { protect: boolean; retainOnDelete: boolean }>();
+    const options = new Map<string, { protect: boolean; retainOnDelete: boolean; dependsOn: pulumi.Resource[] }>();
     pulumi.runtime.setAllConfig(stackConfig(stack, overrides));
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
                 const state = mockState(args.type, args.inputs);
-                const recorded = options.get(`${args.type}::${args.name}`) ?? { protect: false, retainOnDelete: false };
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...recorded });
+                const { protect, retainOnDelete } = options.get(`${args.type}::${args.name}`) ?? { protect: false, retainOnDelete: false };
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, protect, retainOnDelete, dependsOn: [] });
                 return { id: `${args.name}-id`, state };
             },
             call: (args) =>
@@ -105,9 +107,11 @@ export async function runProgram(
             .runInPulumiStack(async () => {
                 // Resource options are not passed to mocks; a stack transformation sees them.
                 pulumi.runtime.registerStackTransformation((args) => {
+                    const dependsOn = args.opts.dependsOn;
                     options.set(`${args.type}::${args.name}`, {
                         protect: args.opts.protect === true,
                         retainOnDelete: args.opts.retainOnDelete === true,
+                        dependsOn: (Array.isArray(dependsOn) ? dependsOn : dependsOn ? [dependsOn] : []) as pulumi.Resource[],
                     });
                     return undefined;
                 });
@@ -126,6 +130,11 @@ export async function runProgram(
             .catch((error: unknown) => reject(new ProgramError(error, resources)));
     });
     await settle(() => resources.length);
+    for (const resource of resources) {
+        for (const dependency of options.get(`${resource.type}::${resource.name}`)?.dependsOn ?? []) {
+            resource.dependsOn.push((await promiseOf(dependency.urn)).replace(/^.*::/, ""));
+        }
+    }
     return {
         resources,
         outputs,

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import * as crypto from "crypto";
 import { mockPassword, ProgramRun, runProgram } from "./harness";
-import { podTemplates, selects } from "./pods";
+import { allPodTemplates, podTemplates, selects } from "./pods";
 
 const prebuilt = { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" };
 const deploymentType = "kubernetes:apps/v1:Deployment";
@@ -23,7 +23,7 @@ describe("per-stack sizing follows the committed stack files", () => {
             limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "128Mi" },
         });
         assert.strictEqual(dev.one(serviceType, "api").spec.type, "ClusterIP");
-        assert.strictEqual(dev.one("kubernetes:core/v1:PersistentVolumeClaim").spec.resources.requests.storage, "1Gi");
+        assert.strictEqual(dev.one("kubernetes:core/v1:PersistentVolumeClaim", "postgres-data").spec.resources.requests.storage, "1Gi");
         assert.strictEqual(dev.outputs.namespaceName, "api-stack-dev");
         assert.strictEqual(dev.outputs.apiInternalUrl, "http://api.api-stack-dev.svc.cluster.local:80");
         assert.match(String(dev.outputs.apiExternalEndpoint), /^none: Service type ClusterIP; use kubectl port-forward service\/api 80$/);
@@ -36,7 +36,7 @@ describe("per-stack sizing follows the committed stack files", () => {
             requests: { cpu: "250m", memory: "128Mi", "ephemeral-storage": "32Mi" },
             limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "128Mi" },
         });
-        assert.strictEqual(prod.one("kubernetes:core/v1:PersistentVolumeClaim").spec.resources.requests.storage, "10Gi");
+        assert.strictEqual(prod.one("kubernetes:core/v1:PersistentVolumeClaim", "postgres-data").spec.resources.requests.storage, "10Gi");
         assert.strictEqual(prod.one(deploymentType, "postgres").spec.template.spec.containers[0].image, "postgres:15.10");
     });
 
@@ -136,7 +136,7 @@ describe("the database password stays secret", () => {
         const mount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === "/var/run/secrets/api-stack/database");
         assert.strictEqual(mount.readOnly, true);
         const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
-        assert.strictEqual(volume.secret.secretName, "postgres-credentials");
+        assert.strictEqual(volume.secret.secretName, "api-database", "the API's own login, not the owner's postgres-credentials");
         assert.deepStrictEqual(volume.secret.items, [{ key: "url", path: "url" }]);
     });
 
@@ -151,12 +151,19 @@ describe("the database password stays secret", () => {
         assert.strictEqual(pod.volumes.find((v: { name: string }) => v.name === "credentials").secret.secretName, "postgres-credentials");
     });
 
-    it("is held by the Secret only, wrapped as a secret value", () => {
+    it("is held by the Secrets only, wrapped as secret values", () => {
         const secretMarker = "4dabf18193072939515e22adb298388d";
-        const stringData = run.one("kubernetes:core/v1:Secret").stringData;
-        assert.ok(secretMarker in stringData, "stringData is marked secret");
-        assert.strictEqual(stringData.value.password, mockPassword);
-        assert.strictEqual(stringData.value.url, `postgresql://app:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`);
+        const owner = run.one("kubernetes:core/v1:Secret", "postgres-credentials").stringData;
+        assert.ok(secretMarker in owner, "stringData is marked secret");
+        assert.strictEqual(owner.value.password, mockPassword);
+        assert.strictEqual(owner.value.url, `postgresql://app:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`);
+        const api = run.one("kubernetes:core/v1:Secret", "api-database").stringData;
+        assert.ok(secretMarker in api, "the API's stringData is marked secret");
+        assert.strictEqual(api.value.url, `postgresql://api_a:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`);
+        const rotation = run.one("kubernetes:core/v1:Secret", "api-database-rotation-0").stringData;
+        assert.ok(secretMarker in rotation, "the rotation's stringData is marked secret");
+        assert.strictEqual(run.all("kubernetes:core/v1:Secret").length, 3, "no other Secret");
+        // Jobs, the CronJob and every pod template name Secrets only; no password in any other input.
         for (const resource of run.resources.filter((r) => r.type !== "kubernetes:core/v1:Secret")) {
             assert.ok(!JSON.stringify(resource.inputs ?? {}).includes(mockPassword), `${resource.type} ${resource.name} holds no password`);
         }
@@ -167,7 +174,7 @@ describe("the database password stays secret", () => {
     });
 
     it("rolls the API pods when the Secret changes, through a checksum annotation", () => {
-        const url = `postgresql://app:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`;
+        const url = `postgresql://api_a:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`;
         const annotations = run.one(deploymentType, "api").spec.template.metadata.annotations;
         assert.strictEqual(annotations["checksum/database-secret"], crypto.createHash("sha256").update(url).digest("hex"));
     });
@@ -203,8 +210,14 @@ describe("every pod passes Pod Security restricted, read-only root and no token"
             assert.strictEqual(labels["pod-security.kubernetes.io/enforce"], "restricted");
             assert.strictEqual(labels["pod-security.kubernetes.io/warn"], "restricted");
             assert.strictEqual(labels["pod-security.kubernetes.io/audit"], "restricted");
-            const pods = podTemplates(run);
-            assert.deepStrictEqual(pods.map((pod) => pod.workload).sort(), ["api", "postgres"]);
+            const pods = allPodTemplates(run);
+            assert.deepStrictEqual(pods.map((pod) => pod.workload).sort(), [
+                "api",
+                ...(stack === "prod" ? ["cronjob postgres-backup-cronjob"] : []),
+                "job api-database-migrate",
+                "job api-database-roles",
+                "postgres",
+            ]);
             for (const { workload, template } of pods) {
                 const pod = template.spec;
                 assert.strictEqual(pod.automountServiceAccountToken, false, `${workload}: no token`);
@@ -302,10 +315,11 @@ describe("availability and protection differ between dev and prod", () => {
         assert.strictEqual((await runProgram("prod", prebuilt)).all("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").length, 0);
     });
 
-    it("prod protects and retains exactly the data volume and the database Secret; dev protects nothing", async () => {
+    it("prod protects and retains exactly the data and backup volumes and the owner's Secret; dev protects nothing", async () => {
         const prod = await runProgram("prod", prebuilt);
         const protectedInProd = prod.resources.filter((r) => r.protect).map((r) => `${r.type} ${r.name}`);
         assert.deepStrictEqual(protectedInProd.sort(), [
+            "kubernetes:core/v1:PersistentVolumeClaim postgres-backup-volume",
             "kubernetes:core/v1:PersistentVolumeClaim postgres-data",
             "kubernetes:core/v1:Secret postgres-credentials",
         ]);
