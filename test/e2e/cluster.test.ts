@@ -6,7 +6,17 @@ import { localClusterConfig } from "../../stacks/local-cluster";
 import { assertRefusedAtPreview, badConfigs } from "./bad-configs";
 import { byOp, countTypes, destroy, failure, preview, ProjectCopy, projectRoot, up } from "./engine";
 import { expectedCreates } from "./expected";
-import { ensureLocalCluster, loadImagesIntoNode, NodeImages, exists, kubectl, kubectlJson, localKubeconfig, stopLocalCluster, waitFor } from "./kube";
+import {
+    ensureLocalCluster,
+    loadImagesIntoNode,
+    NodeImages,
+    exists,
+    kubectl,
+    kubectlJson,
+    localKubeconfig,
+    stopLocalCluster,
+    waitFor,
+} from "./kube";
 import { startLoad } from "./load";
 import { containerProcessUids, psql, readyEndpoints, runNodePod, serviceUrl } from "./node";
 
@@ -111,9 +121,15 @@ for (const stackName of ["dev", "prod"] as const) {
                 "no pod was refused admission",
             );
             // Three replicas starting together: one of them ran each migration, exactly once.
-            const migrations = psql(namespace, "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version").split("\n");
+            const migrations = psql(namespace, "SELECT version, count(*) FROM schema_migrations GROUP BY version ORDER BY version").split(
+                "\n",
+            );
             assert.ok(migrations.length >= 1, "the schema was migrated");
-            assert.deepStrictEqual(migrations.filter((row) => !row.endsWith("|1")), [], "every migration recorded once");
+            assert.deepStrictEqual(
+                migrations.filter((row) => !row.endsWith("|1")),
+                [],
+                "every migration recorded once",
+            );
             // What runs on the node, not what the spec asks: no container process is root.
             const uids = containerProcessUids(namespace);
             assert.ok(uids.size >= replicas + 1, `found the processes of every container: ${[...uids.keys()].join(", ")}`);
@@ -148,7 +164,10 @@ for (const stackName of ["dev", "prod"] as const) {
         it("3b. the PostgreSQL pod deleted: its successor mounts the same volume, and all 100 items are there", async () => {
             const old = kubectlJson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=postgres").items[0].metadata.name;
             kubectl("-n", namespace, "delete", "pod", old, "--wait=true");
-            await waitFor("PostgreSQL to be back", () => kubectlJson("-n", namespace, "get", "deployment", "postgres").status.readyReplicas === 1);
+            await waitFor(
+                "PostgreSQL to be back",
+                () => kubectlJson("-n", namespace, "get", "deployment", "postgres").status.readyReplicas === 1,
+            );
             assert.strictEqual(kubectlJson("-n", namespace, "get", "pvc", "postgres-data").metadata.uid, volumeUid);
             assert.strictEqual(psql(namespace, "SELECT count(*) FROM items WHERE name LIKE 'item-%'"), "100");
         });
@@ -159,10 +178,24 @@ for (const stackName of ["dev", "prod"] as const) {
             const outsider = await runNodePod(namespace, "e2e-outsider", images.api, probeLabels, connectScript([["postgres", 5432]]));
             assert.deepStrictEqual(JSON.parse(outsider.log), { "postgres:5432": "blocked" }, outsider.log);
             const apiNodeIp = kubectlJson("get", "nodes", "-l", "api-stack.dev/node=real").items[0].status.addresses[0].address;
-            const insider = await runNodePod(namespace, "e2e-insider", images.api, apiLabels, connectScript([["postgres", 5432], ["api", 80], [apiNodeIp, 10250]]));
+            // Targets that listen and that only the API's egress rules could admit: the DNS pod on a port
+            // other than 53, and the node's kubelet. (Not another API pod: kube-router evaluates the API's
+            // ingress rule on that path too, since both ends are selected by the same policy.)
+            const dnsPodIp = kubectlJson("-n", "kube-system", "get", "pods", "-l", "k8s-app=kube-dns").items[0].status.podIP;
+            const insider = await runNodePod(
+                namespace,
+                "e2e-insider",
+                images.api,
+                apiLabels,
+                connectScript([
+                    ["postgres", 5432],
+                    [dnsPodIp, 8181],
+                    [apiNodeIp, 10250],
+                ]),
+            );
             assert.deepStrictEqual(
                 JSON.parse(insider.log),
-                { "postgres:5432": "open", "api:80": "blocked", [`${apiNodeIp}:10250`]: "blocked" },
+                { "postgres:5432": "open", [`${dnsPodIp}:8181`]: "blocked", [`${apiNodeIp}:10250`]: "blocked" },
                 insider.log,
             );
         });
@@ -236,11 +269,18 @@ for (const stackName of ["dev", "prod"] as const) {
             await waitFor("the api Service to have no ready endpoints", () => readyEndpoints(namespace, "api").length === 0, 15_000);
             assert.ok(Date.now() - outage <= 15_000);
             kubectl("-n", namespace, "scale", "deployment", "postgres", "--replicas=1");
-            await waitFor("the API to be Ready again", () => kubectlJson("-n", namespace, "get", "deployment", "api").status.readyReplicas === replicas);
+            await waitFor(
+                "the API to be Ready again",
+                () => kubectlJson("-n", namespace, "get", "deployment", "api").status.readyReplicas === replicas,
+            );
             const restarts = kubectlJson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=api").items.map(
                 (pod: { status: { containerStatuses: { restartCount: number }[] } }) => pod.status.containerStatuses[0].restartCount,
             );
-            assert.deepStrictEqual(restarts, restarts.map(() => 0), "no API container restarted");
+            assert.deepStrictEqual(
+                restarts,
+                restarts.map(() => 0),
+                "no API container restarted",
+            );
         });
 
         if (stackName === "dev") {

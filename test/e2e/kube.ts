@@ -53,7 +53,10 @@ export interface NodeImages {
 
 /** Builds the images (scripts/cluster-images.sh) and loads them, and a second tag of the API image, into the node. */
 export function loadImagesIntoNode(): NodeImages {
-    const printed = execFileSync("bash", [path.join(projectRoot, "scripts", "cluster-images.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const printed = execFileSync("bash", [path.join(projectRoot, "scripts", "cluster-images.sh")], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+    });
     const value = (name: string) => {
         const match = new RegExp(`^${name}=(.+)$`, "m").exec(printed);
         if (!match) {

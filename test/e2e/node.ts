@@ -20,7 +20,17 @@ export function readyEndpoints(namespace: string, service: string): string[] {
 
 /** Runs SQL in the PostgreSQL pod as its superuser, over the local socket; returns the rows, tab-separated. */
 export function psql(namespace: string, sql: string): string {
-    return kubectl("-n", namespace, "exec", "deploy/postgres", "--", "sh", "-c", 'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAqc "$0"', sql).trim();
+    return kubectl(
+        "-n",
+        namespace,
+        "exec",
+        "deploy/postgres",
+        "--",
+        "sh",
+        "-c",
+        'psql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -tAqc "$0"',
+        sql,
+    ).trim();
 }
 
 export interface PodRun {
@@ -32,7 +42,13 @@ export interface PodRun {
  * Runs a throw-away pod in the namespace, as Pod Security `restricted` requires, until it ends:
  * `node -e script` in the API image, with the labels given (none of the API's, unless asked).
  */
-export async function runNodePod(namespace: string, name: string, image: string, labels: Record<string, string>, script: string): Promise<PodRun> {
+export async function runNodePod(
+    namespace: string,
+    name: string,
+    image: string,
+    labels: Record<string, string>,
+    script: string,
+): Promise<PodRun> {
     const pod = {
         apiVersion: "v1",
         kind: "Pod",
@@ -87,7 +103,11 @@ export function containerProcessUids(namespace: string): Map<string, number> {
         }
         let pids: string[];
         try {
-            pids = ctr("tasks", "ps", container.ID).split("\n").slice(1).map((line) => line.trim().split(/\s+/)[0]).filter(Boolean);
+            pids = ctr("tasks", "ps", container.ID)
+                .split("\n")
+                .slice(1)
+                .map((line) => line.trim().split(/\s+/)[0])
+                .filter(Boolean);
         } catch {
             continue; // not running (an old container of a replaced pod)
         }
