@@ -466,7 +466,7 @@ node_ready() {
 # namespace, veth, IP address); then every process of ours, then whatever an interrupted run left.
 node_down() {
   [ -d "$NODE_DIR" ] || [ -n "$(node_pids)" ] || return 0
-  local netns=() pid id
+  local netns=() containers=() pid id
   # The policy agent first: it removes its own chains and ipsets.
   net_policy_stop "$NODE_DIR/netpol"
   # kubelet next, or it would restart what we stop.
@@ -478,11 +478,14 @@ node_down() {
     mapfile -t netns < <(for id in $(node_ctr containers ls -q 2>/dev/null); do
       node_ctr containers info "$id" 2>/dev/null | jq -r '.Spec.linux.namespaces[]? | select(.type == "network") | .path // empty'
     done | sort -u)
+    mapfile -t containers < <(node_ctr containers ls -q 2>/dev/null)
     for id in $(node_ctr tasks ls -q 2>/dev/null); do node_ctr tasks kill -a -s KILL "$id" >/dev/null 2>&1 || true; done
     for _ in $(seq 1 20); do
       node_ctr tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"' | grep -q . || break
       sleep 0.5
     done
+    # Deleting a stopped task removes its cgroups and its root filesystem mount.
+    for id in $(node_ctr tasks ls -q 2>/dev/null); do node_ctr tasks delete -f "$id" >/dev/null 2>&1 || true; done
   fi
   for pid in $(node_pids); do kill -TERM "$pid" 2>/dev/null || true; done
   for _ in $(seq 1 20); do [ -z "$(node_pids)" ] && break; sleep 0.5; done
@@ -496,8 +499,23 @@ node_down() {
     rm -f "$id"
   done
   node_unmount_under "$NODE_DIR"
+  node_remove_cgroups "${containers[@]}"
   node_network_down
   rm -rf "$NODE_DIR"
+}
+
+# Removes the cgroups of our containers (containerd names them k8s.io/<container id> in every
+# hierarchy) that a killed task left behind, and k8s.io itself once it is empty.
+node_remove_cgroups() {
+  local id dir
+  for id in "$@"; do
+    for dir in /sys/fs/cgroup/*/k8s.io/"$id"; do
+      if [ -d "$dir" ]; then rmdir "$dir" 2>/dev/null || true; fi
+    done
+  done
+  for dir in /sys/fs/cgroup/*/k8s.io; do
+    if [ -d "$dir" ]; then rmdir "$dir" 2>/dev/null || true; fi
+  done
 }
 
 # Unmounts everything mounted under $1 (pod volumes, container root filesystems), deepest first.

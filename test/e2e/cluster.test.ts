@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as automation from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
 import { localClusterConfig } from "../../stacks/local-cluster";
@@ -18,7 +18,7 @@ import {
     waitFor,
 } from "./kube";
 import { startLoad } from "./load";
-import { containerProcessUids, psql, readyEndpoints, runNodePod, serviceUrl } from "./node";
+import { containerProcessUids, hostState, HostState, psql, readyEndpoints, runNodePod, serviceUrl } from "./node";
 
 /**
  * Tier 2: the full lifecycle on the local cluster's real node, for dev and prod: real pods, probes,
@@ -30,9 +30,12 @@ import { containerProcessUids, psql, readyEndpoints, runNodePod, serviceUrl } fr
 
 let startedCluster = false;
 let images: NodeImages;
+let hostBeforeUp: HostState | undefined;
 before(function () {
     this.timeout(30 * 60 * 1000);
+    const state = hostState();
     startedCluster = ensureLocalCluster();
+    hostBeforeUp = startedCluster ? state : undefined;
     images = loadImagesIntoNode();
 });
 after(function () {
@@ -362,3 +365,29 @@ function allowProbeEgress(namespace: string): void {
     };
     execFileSync("kubectl", ["--kubeconfig", localKubeconfig(), "apply", "-f", "-"], { input: JSON.stringify(policy) });
 }
+
+describe("local cluster: cluster:down", function () {
+    this.timeout(5 * 60 * 1000);
+
+    it("removes every process, bridge, rule, ipset, network namespace, mount, cgroup and sysctl that up made, and nothing else", function () {
+        if (!hostBeforeUp) {
+            // The cluster ran before this tier (a user's): stopping it is not the tier's business.
+            this.skip();
+        }
+        stopLocalCluster();
+        startedCluster = false;
+        const after = hostState();
+        for (const key of Object.keys(after) as (keyof HostState)[]) {
+            assert.deepStrictEqual(after[key], hostBeforeUp[key], `${key} after cluster:down equal those before cluster:up`);
+        }
+    });
+
+    it("run twice, has nothing to do and succeeds", function () {
+        if (!hostBeforeUp) {
+            this.skip();
+        }
+        const second = spawnSync("bash", [`${projectRoot}/scripts/cluster.sh`, "down"], { encoding: "utf8" });
+        assert.strictEqual(second.status, 0, second.stderr);
+        assert.match(second.stderr, /nothing to do/);
+    });
+});

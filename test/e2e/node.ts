@@ -119,3 +119,49 @@ export function containerProcessUids(namespace: string): Map<string, number> {
     }
     return uids;
 }
+
+/** What the real node may add to this machine, to compare before `cluster:up` and after `cluster:down`. */
+export interface HostState {
+    readonly links: string[];
+    readonly chains: string[];
+    readonly ipsets: string[];
+    readonly netns: string[];
+    readonly mounts: string[];
+    readonly cgroups: string[];
+    readonly sysctls: string[];
+    /** Processes whose command line points into this checkout's cluster folder. */
+    readonly processes: string[];
+}
+
+export function hostState(): HostState {
+    const run = (command: string, ...args: string[]) => execFileSync(command, args, { encoding: "utf8" });
+    const lines = (text: string) => text.split("\n").filter(Boolean).sort();
+    const clusterDir = process.env.API_STACK_CLUSTER_DIR ?? "";
+    const processes = fs
+        .readdirSync("/proc")
+        .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid)
+        .flatMap((pid) => {
+            try {
+                const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+                return cmdline.includes(`${clusterDir}/`) ? [cmdline.trim()] : [];
+            } catch {
+                return []; // exited while we looked
+            }
+        });
+    return {
+        links: lines(run("ip", "-o", "link", "show")).map((line) => line.split(":")[1].trim().split("@")[0]),
+        chains: ["filter", "nat"].flatMap((table) =>
+            lines(run("iptables-save", "-t", table))
+                .filter((line) => line.startsWith(":"))
+                .map((line) => `${table} ${line.slice(1).split(" ")[0]}`),
+        ),
+        ipsets: lines(run("ipset", "list", "-n")),
+        netns: fs.existsSync("/var/run/netns") ? fs.readdirSync("/var/run/netns").sort() : [],
+        mounts: lines(fs.readFileSync("/proc/mounts", "utf8")).map((line) => line.split(" ")[1]),
+        cgroups: fs.readdirSync("/sys/fs/cgroup/memory").sort(),
+        sysctls: ["net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables"].map(
+            (key) => `${key}=${fs.existsSync(`/proc/sys/${key}`) ? fs.readFileSync(`/proc/sys/${key}`, "utf8").trim() : "absent"}`,
+        ),
+        processes: processes.sort(),
+    };
+}
