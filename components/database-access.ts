@@ -83,7 +83,13 @@ export function rolesPodTemplate(args: {
         container: {
             name: "roles",
             image: args.server.image,
-            command: ["bash", "-c", 'set -euo pipefail\nprintf "%s\\n" "$ROLES_SQL" | psql --no-psqlrc --quiet --file=-'],
+            // The server may still be restarting after its first initialisation when this runs (its
+            // readiness can pass on the temporary init server): wait for it, bounded, before the SQL.
+            command: [
+                "bash",
+                "-c",
+                'set -euo pipefail\nfor _ in $(seq 1 60); do pg_isready --quiet --timeout=2 && break; sleep 1; done\nprintf "%s\\n" "$ROLES_SQL" | psql --no-psqlrc --quiet --file=-',
+            ],
             env: [
                 { name: "ROLES_SQL", value: args.sql },
                 { name: "PGHOST", value: args.server.host },
