@@ -91,7 +91,9 @@ export function rolesPodTemplate(args: {
                 'set -euo pipefail\nfor _ in $(seq 1 60); do pg_isready --quiet --timeout=2 && break; sleep 1; done\nprintf "%s\\n" "$ROLES_SQL" | psql --no-psqlrc --quiet --file=-',
             ],
             env: [
-                { name: "ROLES_SQL", value: args.sql },
+                // Kubernetes expands $(NAME) in env values and reads "$$" as an escaped "$": double every
+                // "$" so that the SQL's dollar quoting (DO $$ ... $$) reaches psql as written.
+                { name: "ROLES_SQL", value: args.sql.replace(/\$/g, "$$$$") },
                 { name: "PGHOST", value: args.server.host },
                 { name: "PGPORT", value: String(args.server.port) },
                 { name: "PGDATABASE", value: args.server.databaseName },

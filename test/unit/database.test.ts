@@ -240,7 +240,11 @@ describe("the API logs in as a role of its own, whose password rotates without d
         assert.deepStrictEqual(env(container, "PGPASSWORD").valueFrom, { secretKeyRef: { name: "postgres-credentials", key: "password" } });
         assert.strictEqual(env(container, "PGUSER").value, "app");
         const sql = env(container, "ROLES_SQL").value;
-        assert.strictEqual(sql, rolesSql({ roles: apiRoles("api"), databaseName: "app", owner: "app", rotation: 3, graceMinutes: 2 }));
+        // Every "$" doubled: Kubernetes turns "$$" in an env value back into "$" (and would expand "$(x)").
+        const written = rolesSql({ roles: apiRoles("api"), databaseName: "app", owner: "app", rotation: 3, graceMinutes: 2 });
+        assert.match(written, /DO \$\$/);
+        assert.strictEqual(sql, written.replace(/\$/g, "$$$$"));
+        assert.doesNotMatch(sql.replace(/\$\$/g, ""), /\$/, "no single $ left for Kubernetes to expand");
         assert.match(sql, /ALTER ROLE api_b PASSWORD :'login_password' VALID UNTIL 'infinity';/);
         assert.match(sql, /now\(\) \+ interval '2 minutes'/);
         assert.match(sql, /WHERE rolname = 'api_a' \\gexec/);
