@@ -218,12 +218,17 @@ EOF
   done
 }
 
-# Released volumes (their claim was deleted) are made Available again, so a destroy + up cycle
-# always finds free volumes.
+# Released volumes (their claim was deleted) are emptied and made Available again, so a destroy + up
+# cycle always finds free volumes, and a new claim never finds another stack's data (a PostgreSQL data
+# directory initialised with another password).
 recycle_released_volumes() {
-  local pv
+  local pv path
   for pv in $(kc get pv -l "app.kubernetes.io/managed-by=$API_STACK_CLUSTER_MANAGER" \
     -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{"\n"}{end}'); do
+    path="$(kc get pv "$pv" -o jsonpath='{.spec.hostPath.path}')"
+    if [[ "$path" == "$VOLUMES_DIR/"* ]] && [ -d "$path" ]; then
+      find "$path" -mindepth 1 -delete
+    fi
     kc patch pv "$pv" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null
     say "volume $pv was Released; made it Available again"
   done
@@ -351,7 +356,7 @@ EOF
   storage_manifest "$real_node" | kc apply -f - >/dev/null ||
     die "could not create the $STORAGE_CLASS StorageClass and volumes" "rerun npm run cluster:up"
   recycle_released_volumes
-  wait_for "storage: StorageClass $STORAGE_CLASS, $PV_COUNT volumes of $PV_SIZE (hostPath, never written)" 30 volumes_settled ||
+  wait_for "storage: StorageClass $STORAGE_CLASS, $PV_COUNT volumes of $PV_SIZE" 30 volumes_settled ||
     say "warning: some volumes are not Available or Bound yet: $(kc get pv --no-headers | awk '{print $1 "=" $5}' | tr '\n' ' ')"
   say "volumes: $(kc get pv -l "app.kubernetes.io/managed-by=$API_STACK_CLUSTER_MANAGER" --no-headers | awk '{n[$5]++} END {for (p in n) printf "%s %d  ", p, n[p]}')"
   wait_for "default ServiceAccount exists" 60 kc get serviceaccount default -n default ||
