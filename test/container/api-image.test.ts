@@ -213,8 +213,11 @@ describe("container: the API image built from app/ and run as its Deployment say
 
         // The kubelet runs the preStop hook first, then sends SIGTERM; the grace period counts both.
         const stopping = Date.now();
-        if (api.preStop) {
-            docker("exec", apiName, ...api.preStop);
+        const preStop = api.preStop;
+        if (preStop && "exec" in preStop) {
+            docker("exec", apiName, ...preStop.exec);
+        } else if (preStop) {
+            await new Promise((resolve) => setTimeout(resolve, preStop.sleepSeconds * 1000));
         }
         // Requests in flight: a lock held for 3 s (below the app's statement timeout) stalls them in the database.
         const psql = ["psql", "-U", postgres.env.POSTGRES_USER, "-d", postgres.env.POSTGRES_DB, "-c"];
