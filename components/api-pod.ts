@@ -80,8 +80,9 @@ export function apiPodTemplate(args: ApiPodArgs): k8s.types.input.core.v1.PodTem
             // /tmp (an emptyDir of 64Mi) and the logs the runtime keeps.
             resources: containerResources(args.resources, { request: "32Mi", limit: "128Mi" }),
             ...apiProbes(),
-            // Endpoints are removed asynchronously; keep serving while they are.
-            lifecycle: { preStop: { exec: { command: ["sleep", "5"] } } },
+            // Endpoints are removed asynchronously; keep serving while they are. The kubelet's own sleep
+            // (Kubernetes >= 1.30): the image is distroless and has no sleep binary to exec.
+            lifecycle: { preStop: { sleep: { seconds: 5 } } },
             volumeMounts: [databaseUrl.volumeMount, { name: "tmp", mountPath: "/tmp" }],
         },
         volumes: [databaseUrl.volume, { name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],

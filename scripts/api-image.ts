@@ -50,10 +50,19 @@ function fingerprint(pem: string): string {
         .digest("hex");
 }
 
-/** The Node.js base: NODE_IMAGE when set (a stand-in from scripts/images-base.sh), else the Dockerfile's default. */
-export function nodeImageBuildArgs(): string[] {
+/**
+ * The build args: the proxy's CA, and the bases that NODE_IMAGE (build stages) and NODE_RUNTIME_IMAGE (runtime
+ * stage) name when set, stand-ins from scripts/images-base.sh; the Dockerfile's defaults otherwise.
+ */
+export function baseImageBuildArgs(): string[] {
     const args = ["--build-arg", `EXTRA_CA_CERTS=${extraCaCerts()}`];
-    return process.env.NODE_IMAGE ? [...args, "--build-arg", `NODE_IMAGE=${process.env.NODE_IMAGE}`] : args;
+    for (const name of ["NODE_IMAGE", "NODE_RUNTIME_IMAGE"]) {
+        const image = process.env[name];
+        if (image) {
+            args.push("--build-arg", `${name}=${image}`);
+        }
+    }
+    return args;
 }
 
 export interface BuildResult {
@@ -70,7 +79,7 @@ export interface BuildResult {
  */
 export function dockerBuild(ref: string, extraArgs: string[] = [], context = appDir): BuildResult {
     const started = Date.now();
-    const build = spawnSync("docker", ["build", "--force-rm", "-t", ref, ...nodeImageBuildArgs(), ...extraArgs, context], {
+    const build = spawnSync("docker", ["build", "--force-rm", "-t", ref, ...baseImageBuildArgs(), ...extraArgs, context], {
         env: { ...process.env, DOCKER_BUILDKIT: "0" },
         encoding: "utf8",
         maxBuffer: 64 * 1024 * 1024,

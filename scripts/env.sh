@@ -46,7 +46,7 @@ fi
 # The classic builder: BuildKit would pull its frontend and helper images from a registry.
 export DOCKER_BUILDKIT=0
 # Base images made by scripts/images-base.sh when the official ones cannot be pulled (NODE_IMAGE,
-# POSTGRES_IMAGE), unless the user chose others.
+# NODE_RUNTIME_IMAGE, POSTGRES_IMAGE), unless the user chose others.
 if [ -f "$API_STACK_DOCKER_DIR/base-images.env" ]; then
   while IFS='=' read -r name value; do
     [ -n "${!name:-}" ] || export "$name=$value"

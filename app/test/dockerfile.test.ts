@@ -21,8 +21,9 @@ interface Dockerfile {
     readonly stages: Stage[];
 }
 
-/** How every stage names the base image; the ARG before the first FROM gives it. */
+/** How the stages name their bases; the ARGs before the first FROM give them: npm runs on the first, node on the second. */
 const BASE_IMAGE = "$" + "{NODE_IMAGE}";
+const RUNTIME_IMAGE = "$" + "{NODE_RUNTIME_IMAGE}";
 
 /** `NAME=value` or `NAME`, as ARG and ENV write them (one per line); quotes around the value go. */
 function parseAssignment(keyword: string, args: string): [string, string | undefined] {
@@ -84,7 +85,7 @@ function hostPath(folder: StageFolder, imagePath: string): string {
 }
 
 describe("Dockerfile", function () {
-    it("is multi-stage on the official node bookworm-slim image of the tooling's major, and runs node as a numeric non-root user on port 8000", function () {
+    it("builds on the official node bookworm-slim image and runs on distroless, both of the tooling's major, as a numeric non-root user on port 8000", function () {
         assert.ok(!/^#\s*syntax\s*=/im.test(text), "no `# syntax=` line: it makes BuildKit pull a frontend image");
         const major = toolingNodeMajor();
         assert.match(
@@ -92,9 +93,14 @@ describe("Dockerfile", function () {
             new RegExp(`^node:${major}\\.\\d+\\.\\d+-bookworm-slim$`),
             `ARG NODE_IMAGE before the first FROM must default to node:${major}.<minor>.<patch>-bookworm-slim`,
         );
+        assert.equal(
+            dockerfile.globalArgs.get("NODE_RUNTIME_IMAGE"),
+            `gcr.io/distroless/nodejs${major}-debian12:nonroot`,
+            "ARG NODE_RUNTIME_IMAGE: a runtime base of the same major without npm, shell or package manager",
+        );
         assert.ok(dockerfile.stages.length >= 2, "a build stage and a runtime stage");
         const earlier = new Set<string>();
-        for (const stage of dockerfile.stages) {
+        for (const stage of dockerfile.stages.slice(0, -1)) {
             assert.ok(
                 stage.from === BASE_IMAGE || earlier.has(stage.from),
                 `FROM ${stage.from}: allowed are ${BASE_IMAGE} and the earlier stages (${[...earlier].join(", ")})`,
@@ -106,12 +112,18 @@ describe("Dockerfile", function () {
         }
         assert.equal(
             runtime.from,
-            BASE_IMAGE,
-            "the runtime stage starts from the base: no build stage's dev dependencies or CA come along",
+            RUNTIME_IMAGE,
+            "the runtime stage starts from the runtime base: no npm, no build stage's dev dependencies or CA come along",
         );
         assert.match(last("USER") ?? "", /^[1-9]\d{4,}(:\d+)?$/, "USER must be numeric and >= 10000");
         assert.equal(last("EXPOSE"), "8000");
+        // The base's entrypoint (distroless: /nodejs/bin/node) goes; CMD is the whole command, node found on PATH.
+        assert.deepEqual(JSON.parse(last("ENTRYPOINT") ?? "null"), []);
         assert.deepEqual(JSON.parse(last("CMD") ?? "null"), ["node", "dist/server.js"]);
+        assert.match(
+            runtime.instructions.find((i) => i.keyword === "ENV" && i.args.startsWith("PATH="))?.args ?? "",
+            /^PATH=\/nodejs\/bin:/,
+        );
         assert.ok(!runtime.instructions.some((i) => i.keyword === "RUN"), "the runtime stage builds nothing");
     });
 
@@ -133,7 +145,10 @@ describe("Dockerfile", function () {
             for (const [index, stage] of dockerfile.stages.entries()) {
                 const dir = path.join(root, stage.name ?? `stage${index}`);
                 const parent = built.get(stage.from);
-                assert.ok(parent !== undefined || stage.from === BASE_IMAGE, `FROM ${stage.from}: neither the base nor an earlier stage`);
+                assert.ok(
+                    parent !== undefined || stage.from === BASE_IMAGE || stage.from === RUNTIME_IMAGE,
+                    `FROM ${stage.from}: neither a base nor an earlier stage`,
+                );
                 if (parent === undefined) mkdirSync(dir);
                 else cpSync(parent.dir, dir, { recursive: true, verbatimSymlinks: true });
                 const folder: StageFolder = { dir, workdir: parent?.workdir, env: { ...parent?.env } };
@@ -187,7 +202,10 @@ describe("Dockerfile", function () {
                         // npm ci, npm prune and npm run build, as written.
                         execSync(args, { cwd: folder.dir, stdio: ["ignore", "ignore", "inherit"], env });
                     } else {
-                        assert.ok(["USER", "EXPOSE", "CMD"].includes(keyword), `${keyword} ${args}: the replay does not know it`);
+                        assert.ok(
+                            ["USER", "EXPOSE", "ENTRYPOINT", "CMD"].includes(keyword),
+                            `${keyword} ${args}: the replay does not know it`,
+                        );
                     }
                 }
                 if (stage.name !== undefined) built.set(stage.name, folder);

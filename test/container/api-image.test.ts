@@ -12,7 +12,7 @@ import { ContainerRun, containerRun, dockerRunFlags, probePort } from "./pod-run
  * The API image for real: built from app/ with the committed Dockerfile on a real engine, then run as
  * the program's rendered Deployment runs it, against the PostgreSQL stand-in run as the program's
  * PostgreSQL pod. Needs the engine and the base images (scripts/test-container.sh provides both and
- * sets NODE_IMAGE and POSTGRES_IMAGE).
+ * sets NODE_IMAGE, NODE_RUNTIME_IMAGE and POSTGRES_IMAGE).
  */
 
 const suffix = `${process.pid}`;
@@ -43,6 +43,44 @@ function secretFolder(run: ContainerRun, mountPath: string, files: Record<string
     }
     return dir;
 }
+
+/**
+ * Node.js code that prints every path outside /tmp (and /proc, /sys, /dev) that the user running it may write
+ * to, as `find -writable` would: each entry is tested with access(2), which follows links, and only real
+ * folders are entered. The image has no shell and no find; node is all there is to run.
+ */
+const printWritablePaths = `
+const fs = require("fs");
+const skipped = new Set(["/proc", "/sys", "/dev", "/tmp"]);
+const writable = (file) => { try { fs.accessSync(file, fs.constants.W_OK); return true; } catch { return false; } };
+const found = writable("/") ? ["/"] : [];
+const walk = (dir) => {
+    let entries = [];
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch {}
+    for (const entry of entries) {
+        const file = (dir === "/" ? "" : dir) + "/" + entry.name;
+        if (skipped.has(file)) continue;
+        if (writable(file)) found.push(file);
+        if (entry.isDirectory()) walk(file);
+    }
+};
+walk("/");
+process.stdout.write(found.join("\\n"));
+`;
+
+/** What a runtime image needs none of: shells, npm and corepack, package managers, docs. */
+const absentFromRuntime = [
+    "/bin/sh",
+    "/bin/bash",
+    "/usr/bin/find",
+    "/usr/local/bin/npm",
+    "/usr/local/lib/node_modules/npm",
+    "/usr/local/lib/node_modules/corepack",
+    "/usr/bin/apt-get",
+    "/usr/bin/dpkg",
+    "/var/lib/apt/lists",
+    "/usr/share/man",
+];
 
 /** Runs an exec probe of the spec in the container; true when it exits 0. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -136,7 +174,7 @@ describe("container: the API image built from app/ and run as its Deployment say
         );
     });
 
-    it("is tagged by the program's content tag, never latest, and adds at most 30 MB to its base", async () => {
+    it("is tagged by the program's content tag, never latest, at most 200 MB, and adds at most 30 MB to its base", async () => {
         docker("image", "inspect", ref);
         const built = await runProgram("dev", {});
         const programImage = built.one("docker:index/image:Image").imageName;
@@ -146,11 +184,21 @@ describe("container: the API image built from app/ and run as its Deployment say
         assert.ok(!tags.includes("latest"), `no latest tag among ${tags.join(", ")}`);
         const size = imageSizeMb(ref);
 
-        // The issue's target is 200 MB; the Node.js bookworm-slim base alone is 212 MB (bin/node 121 MB, npm 19 MB),
-        // so this guards against growth instead: the app's own layers must stay small.
-        const baseSize = imageSizeMb(process.env.NODE_IMAGE ?? "");
-        console.log(`      API image size: ${size.toFixed(0)} MB (base ${baseSize.toFixed(0)} MB)`);
+        // The runtime base is what the Dockerfile's runtime stage starts from (NODE_RUNTIME_IMAGE); bin/node is most of it.
+        const runtimeBase = process.env.NODE_RUNTIME_IMAGE;
+        assert.ok(runtimeBase, "NODE_RUNTIME_IMAGE names the runtime base (run through scripts/test-container.sh)");
+        const baseSize = imageSizeMb(runtimeBase);
+        console.log(`      API image size: ${size.toFixed(0)} MB (runtime base ${runtimeBase}: ${baseSize.toFixed(0)} MB)`);
+        assert.ok(size <= 200, `the image is ${size.toFixed(0)} MB; the target is at most 200 MB`);
         assert.ok(size - baseSize <= 30, `the app adds ${(size - baseSize).toFixed(0)} MB to its base; at most 30 MB`);
+    });
+
+    it("carries node and the app, and no shell, npm, corepack, package manager or docs", () => {
+        const check = `const fs = require("fs"); process.stdout.write(JSON.stringify(${JSON.stringify(absentFromRuntime)}.filter((file) => fs.existsSync(file))))`;
+        const present = JSON.parse(docker("run", "--rm", "--network", "none", ref, "node", "-e", check)) as string[];
+        assert.deepStrictEqual(present, [], `the runtime image carries ${present.join(", ")}`);
+        const entrypoint = docker("image", "inspect", "--format", "{{json .Config.Entrypoint}}", ref);
+        assert.ok(["null", "[]"].includes(entrypoint), `no entrypoint of the base's, CMD is the whole command: ${entrypoint}`);
     });
 
     it("serves probes and items, runs nothing as root and writes nowhere but /tmp, then stops on SIGTERM with requests in flight", async () => {
@@ -211,21 +259,18 @@ describe("container: the API image built from app/ and run as its Deployment say
             assert.strictEqual(uid, api.uid, `every process runs as uid ${api.uid}, not root: ${line}`);
         }
         // /dev holds the device nodes and shared memory every container has; /proc and /sys are the kernel's.
-        const writable = docker(
-            "exec",
-            apiName,
-            "sh",
-            "-c",
-            "find / \\( -path /proc -o -path /sys -o -path /dev -o -path /tmp \\) -prune -o -writable -print 2>/dev/null; true",
-        );
+        const writable = docker("exec", apiName, "node", "-e", printWritablePaths);
         assert.strictEqual(writable, "", `paths outside /tmp writable by uid ${api.uid}:\n${writable}`);
         const logs = dockerStatus("logs", apiName).output;
         assert.ok(!logs.includes(password), "the database password is never logged");
 
         // The kubelet runs the preStop hook first, then sends SIGTERM; the grace period counts both.
         const stopping = Date.now();
-        if (api.preStop) {
-            docker("exec", apiName, ...api.preStop);
+        const preStop = api.preStop;
+        if (preStop && "exec" in preStop) {
+            docker("exec", apiName, ...preStop.exec);
+        } else if (preStop) {
+            await new Promise((resolve) => setTimeout(resolve, preStop.sleepSeconds * 1000));
         }
         // Requests in flight: a lock held for 3 s (below the app's statement timeout) stalls them in the database.
         const psql = ["psql", "-U", postgres.env.POSTGRES_USER, "-d", postgres.env.POSTGRES_DB, "-c"];

@@ -31,7 +31,8 @@ export interface ContainerRun {
     readonly readinessProbe?: any;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     readonly livenessProbe?: any;
-    readonly preStop?: string[];
+    /** The preStop hook: a command run in the container, or a pause the kubelet takes itself (sleep action). */
+    readonly preStop?: { readonly exec: string[] } | { readonly sleepSeconds: number };
     readonly terminationGracePeriodSeconds: number;
 }
 
@@ -40,6 +41,14 @@ function dockerSize(quantity: string): string {
     const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
     assert.ok(match, `sizeLimit "${quantity}" is not in Mi or Gi`);
     return `${match[1]}${match[2] === "Mi" ? "m" : "g"}`;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function preStopOf(hook: any): ContainerRun["preStop"] {
+    if (hook === undefined) return undefined;
+    if (hook.exec) return { exec: hook.exec.command };
+    assert.ok(hook.sleep, `preStop ${JSON.stringify(hook)}: only exec and sleep are supported here`);
+    return { sleepSeconds: hook.sleep.seconds };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -86,7 +95,7 @@ export function containerRun(pod: any): ContainerRun {
         startupProbe: container.startupProbe,
         readinessProbe: container.readinessProbe,
         livenessProbe: container.livenessProbe,
-        preStop: container.lifecycle?.preStop?.exec?.command,
+        preStop: preStopOf(container.lifecycle?.preStop),
         terminationGracePeriodSeconds: pod.terminationGracePeriodSeconds ?? 30,
     };
 }

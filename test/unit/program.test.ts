@@ -62,7 +62,8 @@ describe("per-stack sizing follows the committed stack files", () => {
 
     it("lets in-flight requests finish on shutdown", () => {
         const pod = prod.one(deploymentType, "api").spec.template.spec;
-        assert.deepStrictEqual(pod.containers[0].lifecycle.preStop.exec.command, ["sleep", "5"]);
+        // The kubelet's sleep, not an exec: the distroless image has no sleep binary.
+        assert.deepStrictEqual(pod.containers[0].lifecycle.preStop, { sleep: { seconds: 5 } });
         assert.ok(pod.terminationGracePeriodSeconds >= 5 + 20, "grace period covers preStop plus the app's 20 s drain");
     });
 });
