@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import pg from "pg";
-import { runtimeEnv } from "./image-env";
+import { imageRuntime } from "./image";
 import { parseOptions, USAGE, UsageError, type BenchOptions } from "./options";
 import { figures, parentPid, peakRssKiB, processTree, table, type PathResult, type RunFigures } from "./stats";
 
@@ -124,32 +124,35 @@ function loads(base: string, ids: readonly string[]): [string, autocannon.Option
 
 interface Target {
     readonly name: string;
+    /** How it is started, for the report. */
+    readonly describe: string;
     start(env: { PORT: string; DATABASE_URL: string }): ChildProcess;
 }
 
-const imageEnv = () => runtimeEnv(readFileSync(path.join(APP_DIR, "Dockerfile"), "utf8"));
-const imageEnvText = () =>
-    Object.entries(imageEnv())
-        .map(([key, value]) => `${key}=${value}`)
-        .join(" ");
-
 /**
- * The service as the image runs it: node dist/server.js with the image's environment (NODE_ENV, NODE_OPTIONS...),
- * log level info, logs discarded as a container runtime's log files would take them.
+ * The service as the image runs it: the Dockerfile's CMD (its node flags, dist/server.js) and ENV, log level info,
+ * logs discarded as a container runtime's log files would take them.
  */
-const ours: Target = {
-    name: "ours",
-    start: (env) =>
-        spawn(process.execPath, ["dist/server.js"], {
-            cwd: APP_DIR,
-            env: { PATH: process.env.PATH, ...imageEnv(), LOG_LEVEL: "info", ...env },
-            stdio: ["ignore", "ignore", "inherit"],
-            detached: true,
-        }),
-};
+function oursTarget(): Target {
+    const { env: imageEnv, command } = imageRuntime(readFileSync(path.join(APP_DIR, "Dockerfile"), "utf8"));
+    if (command[0] !== "node") throw new Error(`the Dockerfile's CMD starts ${JSON.stringify(command[0])}, not node: update the bench`);
+    const describe = [...Object.entries(imageEnv).map(([key, value]) => `${key}=${value}`), ...command].join(" ");
+    return {
+        name: "ours",
+        describe,
+        start: (env) =>
+            spawn(process.execPath, command.slice(1), {
+                cwd: APP_DIR,
+                env: { PATH: process.env.PATH, ...imageEnv, LOG_LEVEL: "info", ...env },
+                stdio: ["ignore", "ignore", "inherit"],
+                detached: true,
+            }),
+    };
+}
 
 const peerTarget = (command: string): Target => ({
     name: "peer",
+    describe: command,
     start: (env) =>
         spawn("bash", ["-c", command], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], detached: true }),
 });
@@ -227,9 +230,10 @@ async function main(): Promise<void> {
         const peerUrl = options.peer === undefined ? undefined : await freshDatabase(admin, adminUrl, "bench_peer");
         await admin.end();
 
+        const ours = oursTarget();
         const mine = await measure(ours, oursUrl, options);
-        const theirs =
-            options.peer === undefined || peerUrl === undefined ? undefined : await measure(peerTarget(options.peer), peerUrl, options);
+        const peer = options.peer === undefined ? undefined : peerTarget(options.peer);
+        const theirs = peer === undefined || peerUrl === undefined ? undefined : await measure(peer, peerUrl, options);
         const results: PathResult[] = [...mine.runs].map(([title, figures]) => ({
             path: title,
             ours: figures,
@@ -237,8 +241,8 @@ async function main(): Promise<void> {
         }));
 
         console.log(
-            `\nours: node dist/server.js (${process.version}), ${imageEnvText()}, LOG_LEVEL=info; ` +
-                (options.peer === undefined ? "" : `peer: ${options.peer}; `) +
+            `\nours: ${ours.describe} (node ${process.version}), LOG_LEVEL=info; ` +
+                (peer === undefined ? "" : `peer: ${peer.describe}; `) +
                 `load: autocannon, ${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s per path, ${options.seedItems} seeded items`,
         );
         console.log(table(results, options.peer === undefined ? undefined : "peer"));

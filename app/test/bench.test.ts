@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { runtimeEnv } from "../bench/image-env";
+import { imageRuntime } from "../bench/image";
 import { parseOptions, UsageError } from "../bench/options";
 import { figures, parentPid, peakRssKiB, processTree, table, type LoadResult } from "../bench/stats";
 
@@ -111,28 +111,34 @@ describe("bench statistics", function () {
     });
 });
 
-describe("bench: the image's environment", function () {
-    it("takes the ENV lines of the last stage only, in either quoting", function () {
+describe("bench: how the image runs the service", function () {
+    it("takes the ENV lines and the CMD of the last stage only, in either quoting", function () {
         const dockerfile = [
             "FROM node AS build",
             "ENV BUILD_ONLY=1",
+            'CMD ["npm", "run", "build"]',
             "FROM node",
-            'ENV NODE_ENV=production NODE_OPTIONS="--max-semi-space-size=2 --x" \\',
+            'ENV NODE_ENV=production NODE_OPTIONS="--a=2 --b" \\',
             "    EMPTY= SINGLE='a b'",
-            'CMD ["node"]',
+            'CMD ["node", "--flag=1", "dist/server.js"]',
         ].join("\n");
-        assert.deepEqual(runtimeEnv(dockerfile), {
-            NODE_ENV: "production",
-            NODE_OPTIONS: "--max-semi-space-size=2 --x",
-            EMPTY: "",
-            SINGLE: "a b",
+        assert.deepEqual(imageRuntime(dockerfile), {
+            env: { NODE_ENV: "production", NODE_OPTIONS: "--a=2 --b", EMPTY: "", SINGLE: "a b" },
+            command: ["node", "--flag=1", "dist/server.js"],
         });
-        assert.throws(() => runtimeEnv("FROM node\nENV NODE_ENV production\n"), /"ENV NODE_ENV production" is the legacy ENV form/);
     });
 
-    it("gives the bench the app's real runtime settings", function () {
-        const env = runtimeEnv(readFileSync(path.join(__dirname, "..", "Dockerfile"), "utf8"));
+    it("refuses what it cannot run as the image would", function () {
+        assert.throws(() => imageRuntime("FROM node\nENV NODE_ENV production\nCMD []"), /"ENV NODE_ENV production" is the legacy ENV form/);
+        assert.throws(() => imageRuntime("FROM node\nCMD node dist/server.js"), /"CMD node dist\/server.js" is not the exec form/);
+        assert.throws(() => imageRuntime('FROM node\nCMD ["node"]\nFROM node\n'), /the last stage has no CMD/);
+    });
+
+    it("gives the bench the app's real runtime: node with its memory flags, the image's environment", function () {
+        const { env, command } = imageRuntime(readFileSync(path.join(__dirname, "..", "Dockerfile"), "utf8"));
         assert.equal(env.NODE_ENV, "production");
         assert.equal(env.NODE_EXTRA_CA_CERTS, undefined, "a build stage's ENV must not leak into the runtime's");
+        assert.equal(command[0], "node");
+        assert.equal(command[command.length - 1], "dist/server.js");
     });
 });
