@@ -63,7 +63,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.addSchema(ErrorBody);
     app.addSchema(Item);
 
-    // A callback hook: an async one costs a promise per request for two header writes.
+    // A callback hook: an async one costs a promise and a microtask per request.
     app.addHook("onSend", (request, reply, payload, done) => {
         reply.header("x-request-id", request.id);
         // A keep-alive socket that turns idle after shutdown began would hold the server open until its timeout.
