@@ -119,10 +119,19 @@ describe("Dockerfile", function () {
         assert.equal(last("EXPOSE"), "8000");
         // The base's entrypoint (distroless: /nodejs/bin/node) goes; CMD is the whole command, node found on PATH.
         assert.deepEqual(JSON.parse(last("ENTRYPOINT") ?? "null"), []);
-        assert.deepEqual(JSON.parse(last("CMD") ?? "null"), ["node", "dist/server.js"]);
         assert.match(
             runtime.instructions.find((i) => i.keyword === "ENV" && i.args.startsWith("PATH="))?.args ?? "",
             /^PATH=\/nodejs\/bin:/,
+        );
+        const command = JSON.parse(last("CMD") ?? "null") as string[];
+        assert.equal(command[0], "node");
+        assert.equal(command[command.length - 1], "dist/server.js");
+        // The heap sized for the pod's 128 MiB (dev) limit, not for the node's memory.
+        const oldSpace = command.find((flag) => flag.startsWith("--max-old-space-size="));
+        assert.ok(oldSpace !== undefined && Number(oldSpace.split("=")[1]) <= 96, `${oldSpace}: the old space must fit a 128 MiB pod`);
+        assert.ok(
+            command.some((flag) => /^--max-semi-space-size=\d+$/.test(flag)),
+            "the young generation is sized explicitly",
         );
         assert.ok(!runtime.instructions.some((i) => i.keyword === "RUN"), "the runtime stage builds nothing");
     });
@@ -230,10 +239,12 @@ describe("Dockerfile", function () {
             cpSync(hostNode, imageNode);
             chmodSync(imageNode, 0o755);
             process.execPath = imageNode;
+            const command = JSON.parse(last("CMD") ?? "null") as string[];
             const server = await spawnServer(
                 { ...image.env, DATABASE_URL_FILE: urlFile, HOME: "/nonexistent" },
                 {
                     cwd: image.dir,
+                    nodeFlags: command.slice(1, -1),
                     ...asUser,
                 },
             ).finally(() => (process.execPath = hostNode));

@@ -144,13 +144,13 @@ export interface ServerProcess {
     stop(): Promise<void>;
 }
 
-/** Starts `node dist/server.js` as the container's CMD does, with only the given environment. */
+/** Starts `node dist/server.js` as the container's CMD does, with only the given environment (and CMD's node flags). */
 export async function spawnServer(
     env: Record<string, string>,
-    options: { cwd?: string; waitFor?: "livez" | "readyz" | "nothing"; uid?: number; gid?: number } = {},
+    options: { cwd?: string; waitFor?: "livez" | "readyz" | "nothing"; uid?: number; gid?: number; nodeFlags?: readonly string[] } = {},
 ): Promise<ServerProcess> {
     const port = env.PORT ?? String(await freePort());
-    const child = spawn(process.execPath, ["dist/server.js"], {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), "dist/server.js"], {
         cwd: options.cwd ?? APP_DIR,
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", PORT: port, LOG_LEVEL: "info", ...env },
         stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,96 @@
+/** The bench's settings: command-line flags first, then the BENCH_* environment variables, then the defaults. */
+
+export interface BenchOptions {
+    /** Seconds of measured load per path. @default 10 */
+    readonly durationS: number;
+    /** Concurrent connections of the load generator. @default 20 */
+    readonly connections: number;
+    /** Seconds of unmeasured load per path before the measured run, so both servers are warm. @default 2 */
+    readonly warmupS: number;
+    /** Items created before the runs; GET by id picks among them. @default 1000 */
+    readonly seedItems: number;
+    /** A shell command that starts a server to compare with (PORT and DATABASE_URL set), or undefined. */
+    readonly peer?: string;
+}
+
+export const USAGE = `Usage: npm run bench [-- OPTIONS]
+
+Starts a private PostgreSQL, the compiled service (and the peer, when given), seeds items, then loads
+GET /api/v1/items/:id, GET /api/v1/items?limit=20 and POST /api/v1/items in turn, and prints req/s,
+p50/p99 latency and the server's peak RSS for each run.
+
+Options (each also read from the environment variable in brackets):
+  --duration S       measured seconds per path, 1-600 (BENCH_DURATION, default 10)
+  --connections N    concurrent connections, 1-1000 (BENCH_CONNECTIONS, default 20)
+  --warmup S         unmeasured seconds per path before each run, 0-600 (BENCH_WARMUP, default 2)
+  --seed N           items created before the runs, 1-100000 (BENCH_SEED, default 1000)
+  --peer CMD         shell command starting a server to compare with; it gets PORT and DATABASE_URL,
+                     must serve the same paths and /readyz (BENCH_PEER, default none)
+  --help             this text`;
+
+/** A bad argument: the message names it, the value given and what is allowed. */
+export class UsageError extends Error {}
+
+interface IntegerSetting {
+    readonly flag: string;
+    readonly env: string;
+    readonly min: number;
+    readonly max: number;
+    readonly fallback: number;
+    readonly unit: string;
+}
+
+const INTEGERS = {
+    durationS: { flag: "--duration", env: "BENCH_DURATION", min: 1, max: 600, fallback: 10, unit: "seconds" },
+    connections: { flag: "--connections", env: "BENCH_CONNECTIONS", min: 1, max: 1000, fallback: 20, unit: "connections" },
+    warmupS: { flag: "--warmup", env: "BENCH_WARMUP", min: 0, max: 600, fallback: 2, unit: "seconds" },
+    seedItems: { flag: "--seed", env: "BENCH_SEED", min: 1, max: 100_000, fallback: 1000, unit: "items" },
+} as const satisfies Record<string, IntegerSetting>;
+
+type IntegerKey = keyof typeof INTEGERS;
+const FLAGS = [...Object.values(INTEGERS).map((s) => s.flag), "--peer", "--help"];
+
+function integer(setting: IntegerSetting, name: string, text: string): number {
+    const value = Number(text);
+    if (!/^[0-9]+$/.test(text) || value < setting.min || value > setting.max) {
+        throw new UsageError(
+            `${name} must be a whole number of ${setting.unit} from ${setting.min} to ${setting.max} (got ${JSON.stringify(text)})`,
+        );
+    }
+    return value;
+}
+
+/** Options from argv (without node and the script) and the environment; "help" when --help is asked for. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | "help" {
+    const given = new Map<string, string>();
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        if (arg === "--help" || arg === "-h") return "help";
+        const [flag, inline] =
+            arg.startsWith("--") && arg.includes("=")
+                ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+                : [arg, undefined];
+        if (!FLAGS.includes(flag)) throw new UsageError(`unknown argument ${JSON.stringify(arg)}: allowed are ${FLAGS.join(", ")}`);
+        const value = inline ?? argv[++i];
+        if (value === undefined) throw new UsageError(`${flag} needs a value: see --help`);
+        given.set(flag, value);
+    }
+
+    const numbers = {} as Record<IntegerKey, number>;
+    for (const [key, setting] of Object.entries(INTEGERS) as [IntegerKey, IntegerSetting][]) {
+        const flagValue = given.get(setting.flag);
+        const envValue = env[setting.env];
+        numbers[key] =
+            flagValue !== undefined
+                ? integer(setting, setting.flag, flagValue)
+                : envValue !== undefined && envValue !== ""
+                  ? integer(setting, setting.env, envValue)
+                  : setting.fallback;
+    }
+
+    const peer = given.get("--peer") ?? env.BENCH_PEER;
+    if (peer !== undefined && peer.trim() === "" && given.has("--peer")) {
+        throw new UsageError('--peer must be a shell command that starts a server (got "")');
+    }
+    return { ...numbers, peer: peer === undefined || peer.trim() === "" ? undefined : peer };
+}
