@@ -4,6 +4,7 @@ import { apiContainerPort, apiPodTemplate } from "./api-pod";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import type { PostgresConnection } from "./postgres";
 import { ContainerResources } from "./resources";
+import { serviceAwaitAnnotations } from "./service-await";
 
 export const serviceTypes = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
 /** The app's LOG_LEVEL values (pino's). */
@@ -115,10 +116,7 @@ export class Api extends pulumi.ComponentResource {
                     name: "api",
                     namespace: args.namespace,
                     labels,
-                    annotations:
-                        serviceType === "LoadBalancer" && args.awaitServiceAddress === false
-                            ? { "pulumi.com/skipAwait": "true" }
-                            : undefined,
+                    annotations: serviceAwaitAnnotations(serviceType, args.awaitServiceAddress ?? true),
                 },
                 spec: {
                     type: serviceType,

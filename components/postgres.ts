@@ -5,6 +5,7 @@ import * as crypto from "crypto";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { postgresPodTemplate, postgresPort } from "./postgres-pod";
 import { ContainerResources } from "./resources";
+import { serviceAwaitAnnotations } from "./service-await";
 
 /**
  * PostgreSQL majors this program runs. 13 and 14 are past their end of life; 18 moved the
@@ -177,7 +178,7 @@ export class Postgres extends pulumi.ComponentResource {
         new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { name: serviceName, namespace: args.namespace, labels },
+                metadata: { name: serviceName, namespace: args.namespace, labels, annotations: serviceAwaitAnnotations("ClusterIP", true) },
                 spec: {
                     type: "ClusterIP",
                     selector: selectorLabels(identity),
