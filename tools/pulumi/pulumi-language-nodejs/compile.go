@@ -86,10 +86,15 @@ func typeScriptEntry(dir, entryPoint string, opts nodeOptions) (string, error) {
 // and returns the compiled entry point, held until release. A type error is returned as tsc printed it.
 func (h *host) compileProgram(ctx context.Context, dir, entry string, opts nodeOptions) (*compiledProgram, error) {
 	sum := sha256.Sum256([]byte(dir))
-	cache := filepath.Join(dir, "node_modules", ".cache", "pulumi-language-nodejs", hex.EncodeToString(sum[:8]))
+	caches := filepath.Join(dir, "node_modules", ".cache", "pulumi-language-nodejs")
+	cache := filepath.Join(caches, hex.EncodeToString(sum[:8]))
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, fmt.Errorf("could not create the compile cache %s: %w", cache, err)
 	}
+	if err := os.WriteFile(filepath.Join(cache, "program"), []byte(dir), 0o644); err != nil {
+		return nil, err
+	}
+	pruneOrphans(caches)
 	lock, err := os.OpenFile(filepath.Join(cache, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
@@ -177,6 +182,24 @@ func (h *host) compileIfStale(
 		return err
 	}
 	return s.write(stampFile)
+}
+
+// pruneOrphans removes the compiles of programs whose folder is gone (copies of a program that share
+// its node_modules, as tests make them), so that the caches do not pile up.
+func pruneOrphans(caches string) {
+	entries, err := os.ReadDir(caches)
+	if err != nil {
+		return
+	}
+	for _, entry := range entries {
+		program, err := os.ReadFile(filepath.Join(caches, entry.Name(), "program"))
+		if err != nil {
+			continue
+		}
+		if _, err := os.Stat(string(program)); errors.Is(err, os.ErrNotExist) {
+			_ = os.RemoveAll(filepath.Join(caches, entry.Name()))
+		}
+	}
 }
 
 // compileConfig is the tsconfig of a compile: the program's own (when it has one) with its entry

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -126,4 +127,18 @@ func writeTree(t *testing.T, files map[string]string) string {
 		writeFile(t, filepath.Join(dir, name), text)
 	}
 	return dir
+}
+
+func TestPruneOrphansRemovesOnlyCompilesOfProgramsThatAreGone(t *testing.T) {
+	caches := t.TempDir()
+	live := t.TempDir()
+	writeFile(t, filepath.Join(caches, "live", "program"), live)
+	writeFile(t, filepath.Join(caches, "gone", "program"), filepath.Join(live, "removed-copy"))
+	writeFile(t, filepath.Join(caches, "unknown", "out", "index.js"), "")
+	pruneOrphans(caches)
+	for name, want := range map[string]bool{"live": true, "gone": false, "unknown": true} {
+		if _, err := os.Stat(filepath.Join(caches, name)); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", name, err == nil, want)
+		}
+	}
 }
