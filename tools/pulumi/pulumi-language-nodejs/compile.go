@@ -214,6 +214,7 @@ func compileConfig(dir, entry, tsconfig, outDir, buildInfo string) ([]byte, erro
 		"tsBuildInfoFile":     buildInfo,
 		"composite":           false,
 		"declaration":         false,
+		"declarationMap":      false,
 		"emitDeclarationOnly": false,
 		// Stack traces point at the .ts sources: the SDK enables source maps for the program.
 		"sourceMap":       true,
