@@ -5,6 +5,7 @@ import type { PostgresConnection } from "./database-access";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { databaseClientEgress } from "./network";
 import { ContainerResources } from "./resources";
+import { serviceAwaitAnnotations } from "./service-await";
 
 export const serviceTypes = ["ClusterIP", "NodePort", "LoadBalancer"] as const;
 /** The app's LOG_LEVEL values (pino's). */
@@ -119,10 +120,7 @@ export class Api extends pulumi.ComponentResource {
                     name: "api",
                     namespace: args.namespace,
                     labels,
-                    annotations:
-                        serviceType === "LoadBalancer" && args.awaitServiceAddress === false
-                            ? { "pulumi.com/skipAwait": "true" }
-                            : undefined,
+                    annotations: serviceAwaitAnnotations(serviceType, args.awaitServiceAddress ?? true),
                 },
                 spec: {
                     type: serviceType,

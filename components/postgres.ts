@@ -6,6 +6,7 @@ import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { BackupPolicy, backupIdentity, PostgresBackup } from "./postgres-backup";
 import { postgresPodTemplate, postgresPort } from "./postgres-pod";
 import { ContainerResources } from "./resources";
+import { serviceAwaitAnnotations } from "./service-await";
 
 /**
  * PostgreSQL majors this program runs. 13 and 14 are past their end of life; 18 moved the
@@ -195,7 +196,7 @@ export class Postgres extends pulumi.ComponentResource {
         new k8s.core.v1.Service(
             `${name}-service`,
             {
-                metadata: { name: serviceName, namespace: args.namespace, labels },
+                metadata: { name: serviceName, namespace: args.namespace, labels, annotations: serviceAwaitAnnotations("ClusterIP", true) },
                 spec: {
                     type: "ClusterIP",
                     selector: selectorLabels(identity),

@@ -1,127 +1,327 @@
 /**
- * Deployment benchmark on the local simulated cluster (not a test): time from the start of
- * `pulumi up` to every replica ready, for dev, prod (3 replicas) and prod with 200 API replicas on
- * 20 simulated nodes, next to `kubectl apply` + `kubectl rollout status` of the reference
- * article's plain manifests (a 3-replica Deployment and a Service) on the same cluster.
- *
- * Usage: npm run bench:deploy   (sources scripts/env.sh; starts the cluster if needed)
+ * Deployment benchmark (not a test): identical work done by kubectl and by Pulumi on one cluster.
+ * The kubectl row applies the very manifests the program renders for the stack (render mode), then
+ * waits for every rollout and for every Service to have a ready endpoint; the Pulumi rows run the
+ * same program with the same config through the `pulumi` CLI, as a user would. Usage: see --help
+ * (scripts/bench-deploy/args.ts). Needs a running cluster; never starts one.
  */
-import { execFileSync } from "child_process";
+import * as automation from "@pulumi/pulumi/automation";
+import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { localClusterConfig } from "../stacks/local-cluster";
+import { contentTag } from "../components/build-context";
 import { ProjectCopy, projectRoot } from "../test/e2e/engine";
-import { kubectl, kubectlJson, localKubeconfig } from "../test/e2e/kube";
+import { BenchOptions, parseArgs, usage, UsageError } from "./bench-deploy/args";
+import { EndpointSliceList, readRendered, servicesWithoutReadyEndpoints } from "./bench-deploy/manifests";
+import { formatTable, formatTargets, Row, RowName } from "./bench-deploy/report";
 
-const nodes = 20;
-
-interface Result {
-    readonly scenario: string;
-    readonly replicas: number;
-    readonly seconds: number;
-}
-
-function log(message: string) {
+function log(message: string): void {
     console.error(`bench:deploy: ${message}`);
 }
 
-async function pulumiUp(scenario: string, configOf: "dev" | "prod", replicas: number): Promise<Result> {
-    const copy = new ProjectCopy(`bench-${configOf}`);
-    const namespace = `bench-${configOf}-${crypto.randomBytes(3).toString("hex")}`;
-    try {
-        const stack = await copy.stack(configOf, configOf, {
-            ...localClusterConfig(localKubeconfig(), projectRoot),
-            "api-stack:namespace": namespace,
-            "api-stack:apiReplicas": String(replicas),
-            "api-stack:protect": "false",
-        });
-        log(`${scenario}: pulumi up (${replicas} API replicas) ...`);
-        const started = process.hrtime.bigint();
-        await stack.up();
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        const deployment = kubectlJson("-n", namespace, "get", "deployment", "api") as { status: { readyReplicas?: number } };
-        const ready = deployment.status.readyReplicas;
-        if (ready !== replicas) {
-            throw new Error(`${scenario}: up returned with ${ready} of ${replicas} replicas ready`);
-        }
-        log(`${scenario}: ${seconds.toFixed(1)} s; destroying`);
-        await stack.destroy();
-        return { scenario, replicas, seconds };
-    } finally {
-        copy.remove();
-    }
+function seconds(started: bigint): number {
+    return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
-function kubectlApply(): Result {
-    const namespace = `bench-kubectl-${crypto.randomBytes(3).toString("hex")}`;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-bench-"));
-    const manifest = path.join(dir, "reference.yaml");
-    // The reference article's manifests, as plain YAML: 3 replicas, 128Mi/250m requests, 256Mi/500m limits, LoadBalancer 80 -> 8000.
-    fs.writeFileSync(
-        manifest,
-        `apiVersion: v1
-kind: Namespace
-metadata: { name: ${namespace} }
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: api, namespace: ${namespace} }
-spec:
-  replicas: 3
-  selector: { matchLabels: { app: api } }
-  template:
-    metadata: { labels: { app: api } }
-    spec:
-      containers:
-        - name: api
-          image: api-stack/api:reference
-          ports: [{ containerPort: 8000 }]
-          resources:
-            requests: { memory: 128Mi, cpu: 250m }
-            limits: { memory: 256Mi, cpu: 500m }
----
-apiVersion: v1
-kind: Service
-metadata: { name: api, namespace: ${namespace} }
-spec:
-  type: LoadBalancer
-  selector: { app: api }
-  ports: [{ port: 80, targetPort: 8000 }]
-`,
-    );
-    try {
-        log("kubectl apply + rollout status (reference manifests) ...");
-        const started = process.hrtime.bigint();
-        kubectl("apply", "-f", manifest);
-        kubectl("-n", namespace, "rollout", "status", "deployment/api", "--timeout=5m");
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        return { scenario: "kubectl apply, reference manifests", replicas: 3, seconds };
-    } finally {
-        kubectl("delete", "namespace", namespace, "--wait=false");
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
-}
-
-async function main() {
-    log(`making sure the local cluster runs with ${nodes} simulated nodes`);
-    execFileSync("bash", [path.join(projectRoot, "scripts", "cluster.sh"), "up", "--nodes", String(nodes)], { stdio: "inherit" });
-    const results: Result[] = [kubectlApply()];
-    results.push(await pulumiUp("pulumi up, dev", "dev", 1));
-    results.push(await pulumiUp("pulumi up, prod", "prod", 3));
-    results.push(await pulumiUp(`pulumi up, prod, 200 replicas on ${nodes} nodes`, "prod", 200));
-    const baseline = results[0].seconds;
-    console.log(`\n${"scenario".padEnd(46)} ${"replicas".padStart(8)} ${"seconds".padStart(8)} ${"vs kubectl".padStart(10)}`);
-    for (const result of results) {
-        console.log(
-            `${result.scenario.padEnd(46)} ${String(result.replicas).padStart(8)} ${result.seconds.toFixed(1).padStart(8)} ${(result.seconds / baseline).toFixed(1).padStart(9)}x`,
+/** Runs a command; throws with the end of its output when it fails. */
+function run(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+    const result = spawnSync(command, args, { ...options, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
+    if (result.status !== 0) {
+        throw new Error(
+            `${command} ${args.join(" ")} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output.slice(-3000)}`,
         );
     }
+    return output;
+}
+
+/** kubectl on the bench's cluster. */
+class Cluster {
+    constructor(private readonly options: BenchOptions) {}
+
+    get env(): NodeJS.ProcessEnv {
+        return { ...process.env, KUBECONFIG: this.options.kubeconfig };
+    }
+
+    kubectl(...args: string[]): string {
+        const context = this.options.context ? ["--context", this.options.context] : [];
+        return run("kubectl", [...context, ...args], { env: this.env });
+    }
+
+    /** Fails fast, with what to do, when the cluster does not answer. */
+    check(): string {
+        try {
+            this.kubectl("get", "--raw", "/readyz", "--request-timeout=10s");
+        } catch (error) {
+            throw new Error(
+                `the cluster of ${this.options.kubeconfig} does not answer (${error instanceof Error ? error.message.split("\n")[0] : String(error)}); ` +
+                    "the bench never starts one: start it (the local one: npm run cluster:up) or pass --kubeconfig",
+            );
+        }
+        const server = this.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").trim();
+        const nodes = this.kubectl("get", "nodes", "--no-headers").trim().split("\n").length;
+        return `${server}, ${nodes} node(s)`;
+    }
+
+    /** Waits until every `namespace/name` Service has a ready endpoint. */
+    async readyEndpoints(services: readonly string[], timeoutMs = 300_000): Promise<void> {
+        const deadline = Date.now() + timeoutMs;
+        for (const namespace of new Set(services.map((service) => service.split("/")[0]))) {
+            const names = services.filter((service) => service.startsWith(`${namespace}/`)).map((service) => service.split("/")[1]);
+            for (;;) {
+                const slices = JSON.parse(this.kubectl("get", "endpointslices", "-n", namespace, "-o", "json")) as EndpointSliceList;
+                const waiting = servicesWithoutReadyEndpoints(names, slices);
+                if (waiting.length === 0) {
+                    break;
+                }
+                if (Date.now() > deadline) {
+                    throw new Error(`Services ${waiting.join(", ")} in ${namespace} have no ready endpoint after ${timeoutMs / 1000} s`);
+                }
+                await new Promise((resolve) => setTimeout(resolve, 100));
+            }
+        }
+    }
+
+    /** Deletes a namespace of the bench and makes the volumes its claims held bindable again (Retain volumes). */
+    removeNamespace(namespace: string): void {
+        this.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=5m");
+        const volumes = JSON.parse(this.kubectl("get", "pv", "-o", "json")) as {
+            items: { metadata: { name: string }; spec: { claimRef?: { namespace?: string } }; status: { phase?: string } }[];
+        };
+        for (const volume of volumes.items) {
+            if (volume.status.phase === "Released" && volume.spec.claimRef?.namespace === namespace) {
+                this.kubectl("patch", "pv", volume.metadata.name, "--type", "json", "-p", '[{"op":"remove","path":"/spec/claimRef"}]');
+            }
+        }
+    }
+}
+
+/** A Pulumi program folder with its own backend, driven through the CLI. */
+interface CliProgram {
+    readonly programDir: string;
+    readonly envVars: Record<string, string>;
+}
+
+function pulumi(program: CliProgram, cluster: Cluster | undefined, stack: string, ...args: string[]): string {
+    // The program's own passphrase, not the checkout's (scripts/env.sh sets a passphrase file).
+    const env = { ...(cluster?.env ?? process.env), ...program.envVars };
+    delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    return run("pulumi", [...args, "--stack", stack, "--non-interactive"], { cwd: program.programDir, env });
+}
+
+/** Throws unless a run of the engine changed nothing. */
+function assertNoChanges(row: string, output: string): void {
+    if (/\b(to create|to update|to delete|to replace|created|updated|deleted|replaced)\b/.test(output)) {
+        throw new Error(`the ${row} row changed something, so it is not a no-op:\n${output.slice(-2000)}`);
+    }
+}
+
+/** Creates stack `name` with the committed config of stack `configOf` (when given) plus `config`. */
+async function createStack(program: CliProgram, name: string, config: Record<string, string>, configOf?: string): Promise<void> {
+    if (configOf) {
+        fs.copyFileSync(path.join(program.programDir, `Pulumi.${configOf}.yaml`), path.join(program.programDir, `Pulumi.${name}.yaml`));
+    }
+    const pulumiHome = process.env.PULUMI_HOME;
+    if (!pulumiHome) {
+        throw new Error("PULUMI_HOME is not set: run the bench through `npm run bench:deploy` (it sources scripts/env.sh)");
+    }
+    const workspace = await automation.LocalWorkspace.create({ workDir: program.programDir, pulumiHome, envVars: program.envVars });
+    const stack = await automation.Stack.create(name, workspace);
+    const values: automation.ConfigMap = {};
+    for (const [key, value] of Object.entries(config)) {
+        values[key.includes(":") ? key : `api-stack:${key}`] = { value };
+    }
+    await stack.setAllConfig(values);
+}
+
+/** The engine's floor: a TypeScript program of one ConfigMap, in a folder of its own. */
+function floorProgram(dir: string, configMapName: string): CliProgram {
+    const programDir = path.join(dir, "floor");
+    fs.mkdirSync(programDir, { recursive: true });
+    fs.writeFileSync(
+        path.join(programDir, "Pulumi.yaml"),
+        "name: bench-floor\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n",
+    );
+    fs.writeFileSync(path.join(programDir, "package.json"), JSON.stringify({ name: "bench-floor", private: true, main: "index.ts" }));
+    fs.writeFileSync(
+        path.join(programDir, "tsconfig.json"),
+        JSON.stringify({
+            compilerOptions: { strict: true, target: "es2022", module: "commonjs", moduleResolution: "node", skipLibCheck: true },
+        }),
+    );
+    fs.writeFileSync(
+        path.join(programDir, "index.ts"),
+        `import * as k8s from "@pulumi/kubernetes";\n\nnew k8s.core.v1.ConfigMap("floor", { metadata: { name: "${configMapName}" }, data: { floor: "1" } });\n`,
+    );
+    fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(programDir, "node_modules"), "dir");
+    fs.mkdirSync(path.join(dir, "floor-state"));
+    return {
+        programDir,
+        envVars: {
+            PULUMI_BACKEND_URL: `file://${path.join(dir, "floor-state")}`,
+            PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(24).toString("base64"),
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        },
+    };
+}
+
+async function timeRuns(
+    name: RowName,
+    runs: number,
+    once: (index: number) => Promise<void> | void,
+    between?: (index: number) => void,
+): Promise<Row> {
+    const samples: number[] = [];
+    for (let index = 0; index < runs; index++) {
+        const started = process.hrtime.bigint();
+        await once(index);
+        samples.push(seconds(started));
+        log(`${name} ${index + 1}/${runs}: ${samples[index].toFixed(2)} s`);
+        between?.(index);
+    }
+    return { name, seconds: samples };
+}
+
+async function bench(options: BenchOptions): Promise<void> {
+    const id = crypto.randomBytes(3).toString("hex");
+    const cluster = options.render ? undefined : new Cluster(options);
+    const where = cluster ? cluster.check() : "render mode (no cluster)";
+    const image = options.image ?? `api-stack/api:${contentTag(path.join(projectRoot, "app"))}`;
+    const copy = new ProjectCopy("bench");
+    const floor = floorProgram(copy.dir, `bench-floor-${id}`);
+    const renderDir = (label: string) => path.join(copy.dir, `rendered-${label}`);
+    // Identical to the kubectl row, which waits for no load balancer address; nothing protected, so each run can be destroyed.
+    const common = { imageBuild: "false", imageRef: image, apiServiceAwaitAddress: "false", protect: "false" };
+    const target = (label: string): Record<string, string> =>
+        cluster
+            ? options.context
+                ? { "kubernetes:context": options.context }
+                : {}
+            : { "kubernetes:renderYamlToDirectory": renderDir(label) };
+    const cleanups: (() => void)[] = [];
+    const rows: Row[] = [];
+    log(`stack ${options.stack}, image ${image}, ${options.runs} runs per row, on ${where}`);
+    try {
+        if (cluster) {
+            const namespace = `bench-kubectl-${id}`;
+            log("rendering the stack's manifests for the kubectl row (render mode) ...");
+            await createStack(
+                copy,
+                "render",
+                { ...common, namespace, "kubernetes:renderYamlToDirectory": renderDir("kubectl") },
+                options.stack,
+            );
+            pulumi(copy, undefined, "render", "up", "--yes", "--skip-preview");
+            const rendered = readRendered(renderDir("kubectl"));
+            const manifest = path.join(copy.dir, "kubectl.yaml");
+            fs.writeFileSync(manifest, rendered.yaml);
+            cleanups.push(() => rendered.namespaces.forEach((ns) => cluster.removeNamespace(ns)));
+            rows.push(
+                await timeRuns(
+                    "kubectl",
+                    options.runs,
+                    async () => {
+                        cluster.kubectl("apply", "-f", manifest);
+                        for (const deployment of rendered.deployments) {
+                            const [ns, name] = deployment.split("/");
+                            cluster.kubectl("rollout", "status", `deployment/${name}`, "-n", ns, "--timeout=5m");
+                        }
+                        await cluster.readyEndpoints(rendered.services);
+                    },
+                    () => rendered.namespaces.forEach((ns) => cluster.removeNamespace(ns)),
+                ),
+            );
+        }
+
+        const namespace = `bench-pulumi-${id}`;
+        await createStack(copy, "bench", { ...common, namespace, ...target("bench") }, options.stack);
+        cleanups.push(() => {
+            pulumi(copy, cluster, "bench", "destroy", "--yes");
+            cluster?.removeNamespace(namespace);
+        });
+        const services = [`${namespace}/api`, `${namespace}/postgres`];
+        rows.push(
+            await timeRuns(
+                "fresh",
+                options.runs,
+                async () => {
+                    pulumi(copy, cluster, "bench", "up", "--yes", "--skip-preview");
+                    await cluster?.readyEndpoints(services);
+                },
+                (index) => {
+                    if (index < options.runs - 1) {
+                        pulumi(copy, cluster, "bench", "destroy", "--yes");
+                        cluster?.removeNamespace(namespace);
+                    }
+                },
+            ),
+        );
+        rows.push(
+            await timeRuns("no-op up", options.runs, () =>
+                assertNoChanges("no-op up", pulumi(copy, cluster, "bench", "up", "--yes", "--skip-preview")),
+            ),
+        );
+        rows.push(
+            await timeRuns("no-op preview", options.runs, () =>
+                assertNoChanges("no-op preview", pulumi(copy, cluster, "bench", "preview")),
+            ),
+        );
+
+        await createStack(floor, "floor", target("floor"));
+        pulumi(floor, cluster, "floor", "up", "--yes", "--skip-preview");
+        cleanups.push(() => pulumi(floor, cluster, "floor", "destroy", "--yes"));
+        rows.push(await timeRuns("floor", options.runs, () => assertNoChanges("floor", pulumi(floor, cluster, "floor", "preview"))));
+    } finally {
+        for (const cleanup of cleanups.reverse()) {
+            try {
+                cleanup();
+            } catch (error) {
+                log(`cleanup failed, remove what is left by hand: ${error instanceof Error ? error.message : String(error)}`);
+            }
+        }
+        copy.remove();
+    }
+
+    const load = os.loadavg().map((value) => value.toFixed(1));
+    console.log(
+        `\n${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} CPUs, load ${load.join(" ")}, node ${process.version}; stack ${options.stack} on ${where}`,
+    );
+    console.log("pulumi up runs with --yes --skip-preview; ratios are of medians\n");
+    console.log(formatTable(rows));
+    console.log(`\n${formatTargets(rows)}`);
+}
+
+function stacksOf(root: string): string[] {
+    return fs
+        .readdirSync(root)
+        .map((file) => /^Pulumi\.([^.]+)\.yaml$/.exec(file)?.[1])
+        .filter((name): name is string => name !== undefined)
+        .sort();
+}
+
+async function main(): Promise<void> {
+    let options: BenchOptions | undefined;
+    try {
+        options = parseArgs(process.argv.slice(2), process.env, stacksOf(projectRoot));
+    } catch (error) {
+        if (error instanceof UsageError) {
+            console.error(`bench:deploy: ${error.message}\n(npm run bench:deploy -- --help)`);
+            process.exit(2);
+        }
+        throw error;
+    }
+    if (!options) {
+        console.log(usage);
+        return;
+    }
+    await bench(options);
 }
 
 main().catch((error: unknown) => {
     console.error(`bench:deploy failed: ${error instanceof Error ? error.message : String(error)}`);
-    console.error("bench:deploy: next: check `npm run cluster:status` and `npm run toolchain`, then rerun");
+    console.error("bench:deploy: next: check the cluster (npm run cluster:status for the local one) and `npm run toolchain`, then rerun");
     process.exit(1);
 });

@@ -331,10 +331,45 @@ describe("availability and protection differ between dev and prod", () => {
             [],
         );
     });
+});
 
-    it("a local cluster without load balancers can opt out of waiting for an address", async () => {
+describe("the provider awaits the rollouts, and a Service only for a load balancer address", () => {
+    const skipAwait = { "pulumi.com/skipAwait": "true" };
+
+    /** Both Deployments stay awaited: no annotation that could turn the provider's rollout wait off. */
+    function assertDeploymentsAwaited(run: ProgramRun): void {
+        for (const name of ["api", "postgres"]) {
+            const annotations = run.one(deploymentType, name).metadata.annotations ?? {};
+            assert.strictEqual(annotations["pulumi.com/skipAwait"], undefined, `Deployment ${name} is awaited`);
+        }
+    }
+
+    for (const [stack, apiServiceType] of [
+        ["dev", "ClusterIP"],
+        ["dev", "NodePort"],
+        ["prod", "ClusterIP"],
+    ] as const) {
+        it(`${stack}, ${apiServiceType}: both Services skip the endpoint settle; both Deployments are awaited`, async () => {
+            const run = await runProgram(stack, { ...prebuilt, apiServiceType });
+            assert.strictEqual(run.one(serviceType, "api").spec.type, apiServiceType);
+            assert.deepStrictEqual(run.one(serviceType, "api").metadata.annotations, skipAwait);
+            assert.deepStrictEqual(run.one(serviceType, "postgres").metadata.annotations, skipAwait);
+            assertDeploymentsAwaited(run);
+        });
+    }
+
+    it("prod's LoadBalancer is awaited for its address; the database's ClusterIP Service is not", async () => {
+        const run = await runProgram("prod", prebuilt);
+        assert.strictEqual(run.one(serviceType, "api").spec.type, "LoadBalancer");
+        assert.strictEqual(run.one(serviceType, "api").metadata.annotations, undefined);
+        assert.deepStrictEqual(run.one(serviceType, "postgres").metadata.annotations, skipAwait);
+        assertDeploymentsAwaited(run);
+    });
+
+    it("a local cluster without load balancers opts out of the address wait, and the rollouts are still awaited", async () => {
         const run = await runProgram("prod", { ...prebuilt, apiServiceAwaitAddress: "false" });
-        assert.deepStrictEqual(run.one(serviceType, "api").metadata.annotations, { "pulumi.com/skipAwait": "true" });
-        assert.strictEqual(run.one(deploymentType, "api").metadata.annotations, undefined, "only the Service opts out");
+        assert.strictEqual(run.one(serviceType, "api").spec.type, "LoadBalancer");
+        assert.deepStrictEqual(run.one(serviceType, "api").metadata.annotations, skipAwait);
+        assertDeploymentsAwaited(run);
     });
 });

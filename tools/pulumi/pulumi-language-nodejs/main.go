@@ -5,7 +5,9 @@
 // `pulumi preview/up/destroy/import/about` user meets:
 //
 //   - Run (run.go): starts `node [nodeargs] <@pulumi/pulumi>/cmd/run` in the program directory with the
-//     flags and environment that the SDK's run entry point reads; node's output goes through pipes;
+//     flags and environment that the SDK's run entry point reads; a TypeScript program is type-checked
+//     and compiled by its own tsc only when its sources changed, and its JavaScript runs (compile.go,
+//     where upstream's ts-node type-checks it on every run); node's output goes through pipes;
 //     a cancel interrupts node and gives it a grace period before it is killed; running out of heap
 //     is reported with the runtime option that fixes it (oom.go).
 //   - RunPlugin (plugin.go): policy packs through run-policy-pack, told the stack, project,

@@ -18,6 +18,8 @@ type nodeOptions struct {
 	tsconfig string
 	// nodeargs: extra arguments for node itself, split like a shell would (e.g. `--max-old-space-size=4096`).
 	nodeArgs []string
+	// entry, when set, replaces the program's entry point: the JavaScript this host compiled (compile.go).
+	entry string
 }
 
 // parseOptions reads the runtime options; a value of the wrong type is an error that names the key,

@@ -88,6 +88,14 @@ func TestRunArgsPutNodeArgsBeforeTheRunScript(t *testing.T) {
 	}
 }
 
+func TestRunArgsRunTheCompiledEntryInsteadOfTheSources(t *testing.T) {
+	req := &pulumirpc.RunRequest{Pwd: "/w", Info: &pulumirpc.ProgramInfo{EntryPoint: "."}}
+	got := runArgs(req, nodeOptions{entry: "/w/node_modules/.cache/x/out/index.js"}, "/sdk/cmd/run", "", "")
+	if last := got[len(got)-1]; last != "/w/node_modules/.cache/x/out/index.js" {
+		t.Fatalf("entry: got %q in %q", last, got)
+	}
+}
+
 func TestPolicyPackEnv(t *testing.T) {
 	env, err := policyPackEnv(&pulumirpc.AnalyzerStackConfigureRequest{
 		Stack: "prod", Project: "api-stack", Organization: "organization", DryRun: true,

@@ -26,6 +26,20 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
+	entry, err := typeScriptEntry(dir, req.GetInfo().GetEntryPoint(), opts)
+	if err != nil {
+		return &pulumirpc.RunResponse{Error: err.Error()}, nil
+	}
+	if entry != "" {
+		program, err := h.compileProgram(ctx, dir, entry, opts)
+		if err != nil {
+			return &pulumirpc.RunResponse{Error: err.Error()}, nil
+		}
+		defer program.release()
+		// The compiled JavaScript runs as it is: node loads neither TypeScript nor ts-node.
+		opts.typescript = false
+		opts.entry = program.entry
+	}
 	env, err := runEnv(req, opts)
 	if err != nil {
 		return nil, err
@@ -82,7 +96,10 @@ func runArgs(req *pulumirpc.RunRequest, opts nodeOptions, runScript, engine, tra
 	if req.GetParallel() > 1 {
 		args = append(args, "--parallel="+strconv.Itoa(int(req.GetParallel())))
 	}
-	entry := req.GetInfo().GetEntryPoint()
+	entry := opts.entry
+	if entry == "" {
+		entry = req.GetInfo().GetEntryPoint()
+	}
 	if entry == "" {
 		entry = "."
 	}

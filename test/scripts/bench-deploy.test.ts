@@ -1,0 +1,179 @@
+import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseArgs, UsageError } from "../../scripts/bench-deploy/args";
+import { readRendered, servicesWithoutReadyEndpoints } from "../../scripts/bench-deploy/manifests";
+import { formatTable, formatTargets, ratio, Row, summarize } from "../../scripts/bench-deploy/report";
+
+/** The deployment benchmark's pieces that need no cluster: arguments, statistics, the table, the rendered manifests. */
+
+const stacks = ["dev", "prod"];
+
+describe("bench:deploy arguments", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-args-"));
+    const kubeconfig = path.join(dir, "kubeconfig");
+    fs.writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\n");
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    function refusal(argv: string[], env: NodeJS.ProcessEnv = {}): string {
+        try {
+            parseArgs(argv, env, stacks);
+        } catch (error) {
+            assert.ok(error instanceof UsageError, `a UsageError, got ${String(error)}`);
+            return error.message;
+        }
+        throw new Error(`${argv.join(" ")} was accepted`);
+    }
+
+    it("defaults: dev, 3 runs, the cluster of KUBECONFIG, else the local cluster's kubeconfig", () => {
+        assert.deepStrictEqual(parseArgs([], { KUBECONFIG: kubeconfig }, stacks), {
+            stack: "dev",
+            runs: 3,
+            render: false,
+            kubeconfig,
+            context: undefined,
+            image: undefined,
+        });
+        assert.strictEqual(parseArgs([], { API_STACK_KUBECONFIG: kubeconfig }, stacks)?.kubeconfig, kubeconfig);
+    });
+
+    it("takes every flag, as `--flag value` or `--flag=value`", () => {
+        const options = parseArgs(
+            ["--stack", "prod", "--runs=5", "--kubeconfig", kubeconfig, "--context=node-1", "--image", "registry.local/api:1.2"],
+            {},
+            stacks,
+        );
+        assert.deepStrictEqual(options, {
+            stack: "prod",
+            runs: 5,
+            render: false,
+            kubeconfig,
+            context: "node-1",
+            image: "registry.local/api:1.2",
+        });
+        assert.deepStrictEqual(parseArgs(["--render", "--runs", "1"], {}, stacks), {
+            stack: "dev",
+            runs: 1,
+            render: true,
+            image: undefined,
+        });
+        assert.strictEqual(parseArgs(["--help"], {}, stacks), undefined);
+    });
+
+    it("refuses bad values naming the flag, the value and what is allowed", () => {
+        assert.strictEqual(refusal(["--runs", "0"], { KUBECONFIG: kubeconfig }), '--runs "0": allowed: a whole number from 1 to 20');
+        assert.strictEqual(refusal(["--runs=2.5"], { KUBECONFIG: kubeconfig }), '--runs "2.5": allowed: a whole number from 1 to 20');
+        assert.strictEqual(refusal(["--stack", "qa"], { KUBECONFIG: kubeconfig }), '--stack "qa": no Pulumi.qa.yaml; allowed: dev, prod');
+        assert.match(refusal(["--image", "Bad Ref"], { KUBECONFIG: kubeconfig }), /^--image "Bad Ref": allowed: an image reference/);
+        assert.match(
+            refusal(["--fast"]),
+            /^unknown argument "--fast"; allowed: --stack, --runs, --kubeconfig, --context, --image, --render, --help$/,
+        );
+        assert.strictEqual(refusal(["--stack"]), "--stack needs a value");
+        assert.match(refusal(["--render", "--kubeconfig", kubeconfig]), /^--kubeconfig ".*": not allowed with --render/);
+    });
+
+    it("without a cluster it says how to name one, and a missing kubeconfig is named with where it came from", () => {
+        assert.match(refusal([], {}), /^no cluster: pass --kubeconfig FILE or set KUBECONFIG .* or use --render/);
+        assert.match(refusal([], { API_STACK_KUBECONFIG: path.join(dir, "absent") }), /^no cluster:/);
+        assert.strictEqual(
+            refusal([], { KUBECONFIG: path.join(dir, "absent") }),
+            `KUBECONFIG "${path.join(dir, "absent")}": no such file; allowed: the kubeconfig file of a running cluster`,
+        );
+        assert.match(refusal(["--kubeconfig", path.join(dir, "gone")]), /^--kubeconfig ".*gone": no such file/);
+    });
+});
+
+describe("bench:deploy statistics and table", () => {
+    it("min and median of odd and even run counts, in any order", () => {
+        assert.deepStrictEqual(summarize([3.2, 1.1, 2.0]), { min: 1.1, median: 2.0 });
+        assert.deepStrictEqual(summarize([4, 1, 3, 2]), { min: 1, median: 2.5 });
+        assert.throws(() => summarize([]), /without runs/);
+    });
+
+    it("ratios to one decimal, and '-' without a base row", () => {
+        assert.strictEqual(ratio(3, 1.2), "2.5x");
+        assert.strictEqual(ratio(3, undefined), "-");
+        assert.strictEqual(ratio(3, 0), "-");
+    });
+
+    const rows: Row[] = [
+        { name: "floor", seconds: [1.5, 1.4, 1.6] },
+        { name: "kubectl", seconds: [0.8, 0.9, 1.0] },
+        { name: "fresh", seconds: [3.0, 2.7, 2.9] },
+        { name: "no-op up", seconds: [2.4, 2.2, 2.3] },
+        { name: "no-op preview", seconds: [2.0, 2.1, 2.2] },
+    ];
+
+    it("prints the rows in a fixed order with min, median and the medians' ratios to kubectl and to the floor", () => {
+        const lines = formatTable(rows).split("\n");
+        assert.deepStrictEqual(
+            lines.map((line) => line.split(/\s{2,}/)),
+            [
+                ["row", "runs", "min s", "median s", "vs kubectl", "vs floor"],
+                ["kubectl", "3", "0.80", "0.90", "1.0x", "0.6x"],
+                ["fresh", "3", "2.70", "2.90", "3.2x", "1.9x"],
+                ["no-op up", "3", "2.20", "2.30", "2.6x", "1.5x"],
+                ["no-op preview", "3", "2.00", "2.10", "2.3x", "1.4x"],
+                ["floor", "3", "1.40", "1.50", "1.7x", "1.0x"],
+            ],
+        );
+    });
+
+    it("render mode has no kubectl row: its ratios are '-', and its target is left out", () => {
+        const engineOnly = rows.filter((row) => row.name !== "kubectl");
+        assert.match(formatTable(engineOnly).split("\n")[1], /^fresh\s+3\s+2\.70\s+2\.90\s+-\s+1\.9x$/);
+        assert.deepStrictEqual(formatTargets(engineOnly).split("\n"), [
+            "met     no-op preview vs the floor's no-op preview: 1.40x (target <= 1.5x)",
+            "met     no-op up vs no-op preview: 1.10x (target <= 2x)",
+        ]);
+    });
+
+    it("says which targets are missed", () => {
+        assert.match(formatTargets(rows), /^missed  fresh up to all ready vs kubectl .*: 3\.22x \(target <= 3x\)$/m);
+    });
+});
+
+describe("bench:deploy reads the manifests the program rendered", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-rendered-"));
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it("applies Namespaces first, and waits for every Deployment and every Service with a selector", () => {
+        fs.mkdirSync(path.join(dir, "1-manifest"), { recursive: true });
+        fs.mkdirSync(path.join(dir, "0-crd"));
+        const files: Record<string, string> = {
+            "apps_v1-deployment-ns-api.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: ns\n",
+            "v1-namespace-default-ns.yaml": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ns\n",
+            "v1-service-ns-api.yaml":
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n  namespace: ns\nspec:\n  selector:\n    app: api\n",
+            "v1-service-ns-external.yaml":
+                "apiVersion: v1\nkind: Service\nmetadata:\n  name: external\n  namespace: ns\nspec:\n  type: ExternalName\n",
+        };
+        for (const [name, text] of Object.entries(files)) {
+            fs.writeFileSync(path.join(dir, "1-manifest", name), text);
+        }
+        const rendered = readRendered(dir);
+        assert.deepStrictEqual(rendered.namespaces, ["ns"]);
+        assert.deepStrictEqual(rendered.deployments, ["ns/api"]);
+        assert.deepStrictEqual(rendered.services, ["ns/api"]);
+        const kinds = [...rendered.yaml.matchAll(/^kind: (\w+)$/gm)].map((match) => match[1]);
+        assert.deepStrictEqual(kinds, ["Namespace", "Deployment", "Service", "Service"]);
+    });
+
+    it("an empty render is an error that says what to check", () => {
+        const empty = fs.mkdtempSync(path.join(dir, "empty-"));
+        assert.throws(() => readRendered(empty), /holds no rendered objects: did the render-mode up succeed\?/);
+    });
+
+    it("a Service counts as ready with one ready endpoint in one of its slices", () => {
+        const slice = (service: string, ...ready: boolean[]) => ({
+            metadata: { labels: { "kubernetes.io/service-name": service } },
+            endpoints: ready.map((r) => ({ conditions: { ready: r } })),
+        });
+        const slices = {
+            items: [slice("api", false), slice("api", false, true), slice("postgres", false), { metadata: {}, endpoints: null }],
+        };
+        assert.deepStrictEqual(servicesWithoutReadyEndpoints(["api", "postgres", "absent"], slices), ["postgres", "absent"]);
+    });
+});
