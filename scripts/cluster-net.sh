@@ -1,20 +1,16 @@
 # shellcheck shell=bash
-# Cluster DNS and NetworkPolicy enforcement for the local cluster's real node: CoreDNS (tools/coredns)
-# and kube-router's network-policy controller alone (no routing, no service proxy). Each runs as a
-# process of this checkout, with its pid file and log in a state folder that the caller names.
+# NetworkPolicy enforcement for the local cluster's real node: kube-router's network-policy controller
+# alone (no routing, no service proxy), a process of this checkout, with its pid file and log in a state
+# folder that the caller names. (Cluster DNS runs as CoreDNS pods: scripts/cluster-node.sh.)
 # Sourced after scripts/lib.sh (it uses say/die); sourcing only defines functions.
 # docs/local-cluster.md ("Cluster DNS and NetworkPolicy") says why these two and these flags.
 #
-#   net_dns_corefile  <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>    Corefile on stdout
-#   net_dns_start     <state-dir> <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>
-#                     writes <state-dir>/Corefile, starts CoreDNS, waits until it has read the API.
-#   net_dns_stop      <state-dir>
 #   net_policy_start  <state-dir> <kubeconfig> <node-name> <service-cidr> [<node-port-range>]
 #                     starts kube-router, waits until its first sync has put every policy in force.
 #   net_policy_stop   <state-dir>        stops kube-router, then removes its chains and ipsets.
 #   net_policy_rules                     kube-router's chains and ipsets on this host, one a line.
 #
-# Binaries: $COREDNS_BINARY and $KUBE_ROUTER_BINARY (scripts/cluster-tools.sh --print-env), else PATH.
+# Binary: $KUBE_ROUTER_BINARY (scripts/cluster-tools.sh --print-env), else PATH.
 # Every stop is safe to run twice and when nothing was started.
 
 # kube-router's names are fixed in its code (pkg/controllers/netpol): three top-level chains hooked
@@ -75,94 +71,6 @@ net_fail_start() {
   say "last lines of $1:"
   tail -n 20 "$1" >&2 || true
   die "$2 (full log: $1)" "$3"
-}
-
-net_check_ipv4() {  # <argument name> <value>
-  [[ "$2" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]] || die "$1: '$2' is not an IPv4 address" "give the node bridge address, e.g. 10.215.0.1"
-}
-
-net_check_port() {  # <argument name> <value>
-  if ! [[ "$2" =~ ^[0-9]+$ ]] || [ "$2" -lt 1 ] || [ "$2" -gt 65535 ]; then
-    die "$1: '$2' is not a port (1-65535)"
-  fi
-}
-
-net_check_host_port() {  # <argument name> <value>: an IPv4 address and a port, never all addresses
-  [[ "$2" =~ ^([0-9.]+):([0-9]+)$ ]] || die "$1: '$2' is not <ipv4>:<port>" "use a loopback or bridge address, e.g. 127.0.0.1:18181"
-  local ip="${BASH_REMATCH[1]}" port="${BASH_REMATCH[2]}"
-  net_check_ipv4 "$1" "$ip"
-  net_check_port "$1" "$port"
-}
-
-# --- CoreDNS -------------------------------------------------------------------------------------
-
-net_dns_corefile() {
-  [ $# -eq 5 ] || die "net_dns_corefile: expected <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>, got $# argument(s)"
-  local listen="$1" port="$2" health="$3" ready="$4" kubeconfig="$5"
-  net_check_ipv4 "listen-ip" "$listen"
-  net_check_port "port" "$port"
-  net_check_host_port "health-addr" "$health"
-  net_check_host_port "ready-addr" "$ready"
-  # `bind` keeps the DNS listener on the one address (CoreDNS otherwise takes every address).
-  # `kubernetes` answers cluster.local and the reverse zones from the API server; reverse lookups of
-  # addresses it does not know fall through to `forward`, which sends every other name to the host's
-  # resolver, so pods still resolve names outside the cluster. `loop` stops CoreDNS at once if that
-  # resolver is ever this server. `log` records only failed lookups (NXDOMAIN and errors): the one line
-  # worth reading when a pod cannot resolve something. TTL and cache are short so a new Service
-  # resolves within seconds.
-  cat <<EOF
-.:$port {
-    bind $listen
-    errors
-    log . {
-        class denial error
-    }
-    health $health
-    ready $ready
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig $kubeconfig
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 5
-    }
-    forward . /etc/resolv.conf
-    cache 5
-    loop
-}
-EOF
-}
-
-net_dns_ready() { curl -fsS --max-time 2 "http://$1/ready" >/dev/null 2>&1; }
-
-net_dns_start() {
-  [ $# -eq 6 ] || die "net_dns_start: expected <state-dir> <listen-ip> <port> <health-addr> <ready-addr> <kubeconfig>, got $# argument(s)"
-  local dir="$1" listen="$2" port="$3" health="$4" ready="$5" kubeconfig="$6"
-  local bin="${COREDNS_BINARY:-coredns}" pidfile="$1/coredns.pid" log="$1/coredns.log" pid
-  [ -s "$kubeconfig" ] || die "net_dns_start: kubeconfig '$kubeconfig' is missing or empty" "start the control plane first"
-  mkdir -p "$dir"
-  if pid="$(net_pid_of "$pidfile" "$dir/Corefile")"; then
-    say "CoreDNS already runs (pid $pid, $listen:$port)"
-    return 0
-  fi
-  ip -4 -o addr show | grep -qF " inet $listen/" ||
-    die "net_dns_start: no interface has the address $listen" "create the node bridge and its address first"
-  net_dns_corefile "$listen" "$port" "$health" "$ready" "$kubeconfig" >"$dir/Corefile"
-  net_spawn "$pidfile" "$log" "$bin" -conf "$dir/Corefile"
-  local t0=$SECONDS
-  until net_dns_ready "$ready"; do
-    net_pid_of "$pidfile" "$dir/Corefile" >/dev/null ||
-      net_fail_start "$log" "CoreDNS exited at start" "a port in use or an unknown directive is named above; fix it and rerun"
-    if [ $((SECONDS - t0)) -ge 60 ]; then
-      net_dns_stop "$dir"
-      net_fail_start "$log" "CoreDNS not ready after 60 s (http://$ready/ready)" "check that the API server in $kubeconfig answers"
-    fi
-    sleep 0.5
-  done
-  say "CoreDNS serves cluster.local on $listen:$port, pid $(cat "$pidfile") ($((SECONDS - t0))s; log $log)"
-}
-
-net_dns_stop() {
-  [ $# -eq 1 ] || die "net_dns_stop: expected <state-dir>"
-  net_stop_pid "$1/coredns.pid" "$1/Corefile" CoreDNS
 }
 
 # --- kube-router, network-policy controller only -------------------------------------------------

@@ -330,91 +330,6 @@ EOF`;
         });
     });
 
-    describe("CoreDNS through net_dns_start, in a scratch network namespace with a stand-in API server", function () {
-        this.timeout(90_000);
-        const netns = `apistack-dnstest-${process.pid}`;
-        const listenIp = "10.244.98.1";
-        const binary = [process.env.COREDNS_BINARY, path.join(cacheDir(), "bin", "coredns")].find((c) => c && fs.existsSync(c));
-        let scratch: string;
-        let api: ChildProcess | undefined;
-
-        const inNetns = (command: string) =>
-            spawnSync("ip", ["netns", "exec", netns, "bash", "-c", command], { cwd: projectRoot, encoding: "utf8", timeout: 20_000 });
-        const resolve4 = (server: string, name: string) =>
-            inNetns(
-                `node -e 'const r = new (require("dns").promises.Resolver)({ timeout: 1000, tries: 1 }); r.setServers(["${server}"]);` +
-                    ` r.resolve4("${name}").then((a) => console.log(a.join()), (e) => { console.log(e.code); })'`,
-            ).stdout.trim();
-
-        before(async function () {
-            if (process.getuid?.() !== 0 || !binary) {
-                this.skip(); // needs root and a built coredns (scripts/cluster-tools.sh)
-            }
-            scratch = fs.mkdtempSync(path.join(os.tmpdir(), "coredns-"));
-            fs.writeFileSync(path.join(scratch, "kubeconfig"), standInKubeconfig);
-            fs.writeFileSync(
-                path.join(scratch, "objects.json"),
-                JSON.stringify({
-                    "/api/v1/namespaces": [{ metadata: { name: "demo", resourceVersion: "1" } }],
-                    "/api/v1/services": [
-                        {
-                            metadata: { name: "postgres", namespace: "demo", resourceVersion: "1" },
-                            spec: {
-                                type: "ClusterIP",
-                                clusterIP: "10.96.7.7",
-                                clusterIPs: ["10.96.7.7"],
-                                ports: [{ port: 5432, protocol: "TCP" }],
-                            },
-                        },
-                    ],
-                    "/apis/discovery.k8s.io/v1/endpointslices": [],
-                }),
-            );
-            const setup = [
-                `ip netns add ${netns}`,
-                `ip -n ${netns} link set lo up`,
-                `ip -n ${netns} link add br0 type bridge`,
-                `ip -n ${netns} addr add ${listenIp}/24 dev br0`,
-                `ip -n ${netns} link set br0 up`,
-            ];
-            const result = spawnSync("bash", ["-c", `set -e; ${setup.join("; ")}`], { encoding: "utf8" });
-            assert.strictEqual(result.status, 0, result.stderr);
-            api = startStandInApi(netns, path.join(scratch, "objects.json"));
-            await listening(api);
-        });
-
-        after(() => {
-            if (scratch) {
-                run(`net_dns_stop ${scratch}/dns`, netns);
-            }
-            api?.kill("SIGKILL");
-            spawnSync("ip", ["netns", "del", netns]);
-            if (scratch) {
-                fs.rmSync(scratch, { recursive: true, force: true });
-            }
-        });
-
-        it("answers cluster.local on the bridge address only, is idempotent, and net_dns_stop ends it (twice is fine)", () => {
-            const args = `${scratch}/dns ${listenIp} 53 127.0.0.1:18080 127.0.0.1:18181 ${scratch}/kubeconfig`;
-            const started = run(`COREDNS_BINARY=${binary} net_dns_start ${args} && COREDNS_BINARY=${binary} net_dns_start ${args}`, netns);
-            assert.strictEqual(started.status, 0, started.stderr);
-            assert.match(started.stderr, /CoreDNS already runs/);
-            assert.strictEqual(resolve4(listenIp, "postgres.demo.svc.cluster.local"), "10.96.7.7");
-            assert.strictEqual(resolve4(listenIp, "missing.demo.svc.cluster.local"), "ENOTFOUND");
-            const sockets = inNetns("ss -ltunpH")
-                .stdout.split("\n")
-                .filter((line) => line.includes('"coredns"'));
-            const addresses = sockets.map((line) => `${line.split(/\s+/)[0]} ${line.split(/\s+/)[4]}`).sort();
-            assert.deepStrictEqual(addresses, [`tcp ${listenIp}:53`, `tcp 127.0.0.1:18080`, `tcp 127.0.0.1:18181`, `udp ${listenIp}:53`]);
-
-            const stopped = run(`net_dns_stop ${scratch}/dns && net_dns_stop ${scratch}/dns`, netns);
-            assert.strictEqual(stopped.status, 0, stopped.stderr);
-            assert.strictEqual(stopped.stderr.match(/stopped CoreDNS/g)?.length, 1);
-            assert.ok(!fs.existsSync(path.join(scratch, "dns", "coredns.pid")));
-            assert.doesNotMatch(inNetns("ss -ltunpH").stdout, /coredns/);
-        });
-    });
-
     describe("start and stop", () => {
         let scratch: string;
         let impostor: ChildProcess | undefined;
@@ -433,16 +348,9 @@ EOF`;
         });
 
         it("stops are quiet no-ops when nothing was started, also twice", () => {
-            const result = run(`net_dns_stop ${scratch}/node; net_policy_stop ${scratch}/node; net_dns_stop ${scratch}/node`);
+            const result = run(`net_policy_stop ${scratch}/node; net_policy_stop ${scratch}/node`);
             assert.strictEqual(result.status, 0, result.stderr);
             assert.doesNotMatch(result.stderr, /stopped/);
-        });
-
-        it("net_dns_start refuses an address that no interface has", () => {
-            const result = run(`net_dns_start ${scratch}/node 10.255.254.253 53 127.0.0.1:18080 127.0.0.1:18181 ${scratch}/kubeconfig`);
-            assert.strictEqual(result.status, 1);
-            assert.match(result.stderr, /no interface has the address 10\.255\.254\.253/);
-            assert.ok(!fs.existsSync(path.join(scratch, "node", "coredns.pid")), "nothing was started");
         });
 
         it("net_policy_start refuses while another checkout's kube-router runs, naming its pid", function () {
