@@ -86,7 +86,10 @@ export async function runNodePod(
 /** The node's containerd, as scripts/cluster-node.sh runs it. */
 function ctr(...args: string[]): string {
     const socket = `${process.env.API_STACK_CLUSTER_DIR}/node/containerd/containerd.sock`;
-    return execFileSync("ctr", ["--address", socket, "--namespace", "k8s.io", ...args], { encoding: "utf8" });
+    return execFileSync("ctr", ["--address", socket, "--namespace", "k8s.io", ...args], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+    });
 }
 
 /**
