@@ -32,16 +32,20 @@ export function exists(...args: string[]): boolean {
     }
 }
 
-/** Starts the local cluster if it is not up; returns whether this call started it. */
+/**
+ * Starts the local cluster if it is not up, or brings a running one up to date (`up` is idempotent and
+ * makes the volumes that earlier stacks released Available again); returns whether this call started it.
+ */
 export function ensureLocalCluster(): boolean {
     const script = path.join(projectRoot, "scripts", "cluster.sh");
+    let running = true;
     try {
         execFileSync("bash", [script, "status"], { stdio: "ignore" });
-        return false;
     } catch {
-        execFileSync("bash", [script, "up"], { stdio: "inherit" });
-        return true;
+        running = false;
     }
+    execFileSync("bash", [script, "up"], { stdio: "inherit" });
+    return !running;
 }
 
 /** Image references on the real node: the API image, a second tag of it for rollouts, and PostgreSQL's. */
