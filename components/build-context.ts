@@ -7,7 +7,9 @@ import * as path from "path";
  * any change to a file in it gives a new one. Tagging by content (never `latest`) is what lets
  * an unchanged app leave the pods alone and a changed one roll them.
  *
- * Entries listed in the context's `.dockerignore` are left out, as Docker leaves them out.
+ * Entries listed in the context's `.dockerignore` are left out, as Docker leaves them out; but not the
+ * `Dockerfile` and `.dockerignore` themselves, which Docker reads even when listed: a change in how the
+ * image is built must give a new tag too.
  * Supported patterns: plain names and paths (matching at any depth for a bare name), a leading
  * `/`, and `*` within a name. Negations (`!`) are not used by this project and are refused.
  */
@@ -48,13 +50,16 @@ function readDockerignore(contextDir: string): RegExp[] {
         });
 }
 
+/** Read by Docker for every build, whatever `.dockerignore` says. */
+const alwaysRead = new Set(["Dockerfile", ".dockerignore"]);
+
 function listFiles(root: string, relative: string, ignore: RegExp[]): string[] {
     const entries = fs.readdirSync(path.join(root, relative), { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const files: string[] = [];
     for (const entry of entries) {
         const entryPath = relative === "" ? entry.name : `${relative}/${entry.name}`;
-        if (ignore.some((pattern) => pattern.test(entryPath))) {
+        if (!alwaysRead.has(entryPath) && ignore.some((pattern) => pattern.test(entryPath))) {
             continue;
         }
         if (entry.isDirectory()) {

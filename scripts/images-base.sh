@@ -95,6 +95,8 @@ fetch_npm_package() { # name version dir: unpacks the registry's tarball of the 
 # apt_install_into <root filesystem> <package>...: installs with the root filesystem's own apt, from the
 # sources the host's apt uses (updates and security included); no service starts, and no sources list,
 # resolver or mount stays behind. The caller's EXIT trap unmounts <root>/proc if this is interrupted.
+# postgres_image keeps its own copy of these steps, so that its recipe hash, and with it every PostgreSQL
+# stand-in already built, stays valid.
 apt_install_into() {
   local dir="$1" status=0
   shift
@@ -238,7 +240,7 @@ runtime_files() {
 
 postgres_image() {
   local dir recipe version ref rootfs replaced
-  recipe=$( (echo "$suite"; sed -n '/^postgres_image()/,/^}/p;/^trim()/,/^}/p;/^apt_install_into()/,/^}/p' "$0"; cat images/postgres/*) | sha256sum | cut -c1-16)
+  recipe=$( (echo "$suite"; sed -n '/^postgres_image()/,/^}/p;/^trim()/,/^}/p' "$0"; cat images/postgres/*) | sha256sum | cut -c1-16)
   # Reuse the image when its recipe matches; its tag is the version it was built with.
   ref=$(docker image ls --filter "label=api-stack.recipe=$recipe" --format '{{.Repository}}:{{.Tag}}' api-stack/postgres-standin | head -n1)
   if [ -n "$ref" ]; then
@@ -255,10 +257,19 @@ postgres_image() {
   echo "postgres:*:20000:0:99999:7:::" >>"$dir/etc/shadow"
   mkdir -p "$dir/etc/postgresql-common"
   echo "create_main_cluster = false" >"$dir/etc/postgresql-common/createcluster.conf"
+  printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod 755 "$dir/usr/sbin/policy-rc.d"
+  # The same sources as the host's apt, updates and security included.
+  apt-get indextargets --format 'deb $(SITE) $(RELEASE) $(COMPONENT)' 'Created-By: Packages' | sort -u |
+    grep -E " $suite(-updates|-security)? " >"$dir/etc/apt/sources.list"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  mount -t proc proc "$dir/proc"
   # shellcheck disable=SC2064 # expand $dir now
   trap "umount '$dir/proc' 2>/dev/null || true; rm -rf '$dir'" EXIT
-  apt_install_into "$dir" postgresql-15 || die "installing postgresql-15 in the root filesystem failed" "read $log"
+  chroot "$dir" /bin/sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confold postgresql-15' >>"$log" 2>&1 ||
+    die "installing postgresql-15 in the root filesystem failed" "read $log"
   version=$(chroot "$dir" dpkg-query -W -f '${Version}' postgresql-15)
+  umount "$dir/proc"
+  rm -f "$dir/usr/sbin/policy-rc.d" "$dir/etc/resolv.conf" "$dir/etc/apt/sources.list"
   install -d -o 999 -g 999 -m 3777 "$dir/run/postgresql" # as the official image; /var/run links to /run: never follow it out of $dir
   install -d -o 999 -g 999 -m 700 "$dir/var/lib/postgresql/data"
   install -m 755 images/postgres/docker-entrypoint.sh "$dir/usr/local/bin/docker-entrypoint.sh"

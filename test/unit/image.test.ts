@@ -53,6 +53,16 @@ describe("the API image is tagged by content, never latest", () => {
         assert.notStrictEqual(contentTag(context), before);
     });
 
+    it("counts the Dockerfile and .dockerignore even when .dockerignore lists them, as Docker reads both", () => {
+        fs.writeFileSync(path.join(context, ".dockerignore"), "Dockerfile\n.dockerignore\n");
+        const before = contentTag(context);
+        fs.appendFileSync(path.join(context, "Dockerfile"), "\nLABEL changed=yes\n");
+        const afterDockerfile = contentTag(context);
+        assert.notStrictEqual(afterDockerfile, before, "a changed Dockerfile builds a different image");
+        fs.appendFileSync(path.join(context, ".dockerignore"), "*.log\n");
+        assert.notStrictEqual(contentTag(context), afterDockerfile, "a changed .dockerignore changes the context");
+    });
+
     it("pushes to a configured registry with credentials from secret config and deploys by digest", async () => {
         const run = await runProgram("prod", {
             imageContext: context,
