@@ -6,9 +6,9 @@ import type { LogLevel } from "./config";
  * JSON lines on stdout. Anything that could carry a credential is redacted, wherever it turns up.
  *
  * Written asynchronously: lines logged while a write is in flight go out together in the next one, so under load
- * the process makes one write per batch instead of one per line (per-line writes were a fifth of the CPU time of
- * a GET). pino flushes what is left when the process exits, including through process.exit; only a SIGKILL can
- * lose the last lines.
+ * the process makes one write per batch instead of one per line (writing and formatting the lines took about a
+ * sixth of a GET's busy CPU time). pino flushes what is left when the process exits, including through
+ * process.exit; only a SIGKILL can lose the last lines.
  */
 export function createLogger(level: LogLevel): Logger {
     return pino(
