@@ -343,14 +343,16 @@ function listItemsScript(base: string): string {
  * targets all listen), an error is anything else, such as a name that does not resolve.
  */
 function connectScript(targets: [string, number][]): string {
+    // kube-router programs a new pod's rules a few seconds after the pod starts (it syncs on the pod's
+    // event); until then the pod is unrestricted, so the probe waits before it connects.
     return `const net = require("net");
     const targets = ${JSON.stringify(targets)};
-    Promise.all(targets.map(([host, port]) => new Promise((resolve) => {
+    setTimeout(() => Promise.all(targets.map(([host, port]) => new Promise((resolve) => {
         const socket = net.connect({ host, port, timeout: 3000 });
         socket.on("connect", () => { socket.destroy(); resolve([host + ":" + port, "open"]); });
         socket.on("timeout", () => { socket.destroy(); resolve([host + ":" + port, "blocked"]); });
         socket.on("error", (e) => resolve([host + ":" + port, e.code === "ECONNREFUSED" ? "blocked" : "error " + e.code]));
-    }))).then((r) => console.log(JSON.stringify(Object.fromEntries(r))));`;
+    }))).then((r) => console.log(JSON.stringify(Object.fromEntries(r)))), 8000);`;
 }
 
 /** Labels of the test's probe pods, which {@link allowProbeEgress} lets send anywhere. */
