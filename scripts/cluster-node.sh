@@ -134,9 +134,11 @@ node_network_down() {
   if [ -f "$NODE_DIR/bridge" ] && ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then ip link del "$NODE_BRIDGE"; fi
   rm -f "$NODE_DIR/bridge"
   local line
-  while IFS= read -r line; do
-    [ -n "$line" ] && echo "${line#*=}" >"/proc/sys/$(tr . / <<<"${line%%=*}")"
-  done <"$NODE_DIR/sysctls" 2>/dev/null || true
+  if [ -f "$NODE_DIR/sysctls" ]; then
+    while IFS= read -r line; do
+      [ -n "$line" ] && echo "${line#*=}" >"/proc/sys/$(tr . / <<<"${line%%=*}")"
+    done <"$NODE_DIR/sysctls"
+  fi
   rm -f "$NODE_DIR/sysctls"
 }
 
