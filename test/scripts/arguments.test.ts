@@ -145,7 +145,7 @@ describe("scripts: --help, unknown flags and bad values", () => {
     });
 
     it("cluster.sh status on a cluster that is not up says so and exits non-zero", () => {
-        const copy = scratchProject(["cluster.sh"]);
+        const copy = scratchProject(["cluster.sh", "cluster-net.sh", "cluster-node.sh"]);
         try {
             const result = run("cluster.sh", ["status"], copy);
             assert.notStrictEqual(result.status, 0);
