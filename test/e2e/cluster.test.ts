@@ -10,6 +10,7 @@ import {
     ensureLocalCluster,
     loadImagesIntoNode,
     NodeImages,
+    stopDockerIfStarted,
     exists,
     kubectl,
     kubectlJson,
@@ -43,6 +44,7 @@ after(function () {
     if (startedCluster) {
         stopLocalCluster();
     }
+    stopDockerIfStarted();
 });
 
 const baseReplicas = { dev: 1, prod: 3 };
@@ -378,6 +380,8 @@ describe("local cluster: cluster:down", function () {
         }
         stopLocalCluster();
         startedCluster = false;
+        // The Docker engine the tier started for the images adds a bridge and chains of its own.
+        stopDockerIfStarted();
         const after = hostState();
         for (const key of Object.keys(after) as (keyof HostState)[]) {
             assert.deepStrictEqual(after[key], hostBeforeUp[key], `${key} after cluster:down equal those before cluster:up`);

@@ -1,4 +1,4 @@
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { projectRoot } from "./engine";
@@ -55,8 +55,12 @@ export interface NodeImages {
     readonly postgres: string;
 }
 
+/** Whether {@link loadImagesIntoNode} started a Docker engine, which {@link stopDockerIfStarted} stops. */
+let startedDocker = false;
+
 /** Builds the images (scripts/cluster-images.sh) and loads them, and a second tag of the API image, into the node. */
 export function loadImagesIntoNode(): NodeImages {
+    startedDocker = spawnSync("bash", [path.join(projectRoot, "scripts", "docker.sh"), "status"], { stdio: "ignore" }).status !== 0;
     const printed = execFileSync("bash", [path.join(projectRoot, "scripts", "cluster-images.sh")], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "inherit"],
@@ -76,6 +80,14 @@ export function loadImagesIntoNode(): NodeImages {
     execFileSync("docker", ["tag", api, apiNext], { env: { ...process.env, ...dockerHost } });
     execFileSync("bash", [path.join(projectRoot, "scripts", "cluster.sh"), "load-images", apiNext], { stdio: "inherit" });
     return { api, apiNext, postgres: value("POSTGRES_IMAGE") };
+}
+
+/** Stops the Docker engine that {@link loadImagesIntoNode} started (its bridge and rules go with it), if it did. */
+export function stopDockerIfStarted(): void {
+    if (startedDocker) {
+        execFileSync("bash", [path.join(projectRoot, "scripts", "docker.sh"), "down"], { stdio: "inherit" });
+        startedDocker = false;
+    }
 }
 
 export function stopLocalCluster(): void {
