@@ -131,7 +131,15 @@ node_network_down() {
   iptables -w -t nat -F "$NODE_FORWARD_CHAIN" 2>/dev/null && iptables -w -t nat -X "$NODE_FORWARD_CHAIN" 2>/dev/null
   if iptables -w -t nat -C PREROUTING -j "$NODE_PREROUTING_CHAIN" 2>/dev/null; then iptables -w -t nat -D PREROUTING -j "$NODE_PREROUTING_CHAIN"; fi
   iptables -w -t nat -F "$NODE_PREROUTING_CHAIN" 2>/dev/null && iptables -w -t nat -X "$NODE_PREROUTING_CHAIN" 2>/dev/null
-  if [ -f "$NODE_DIR/bridge" ] && ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then ip link del "$NODE_BRIDGE"; fi
+  if [ -f "$NODE_DIR/bridge" ] && ip link show "$NODE_BRIDGE" >/dev/null 2>&1; then
+    # The pods' veths still on our bridge (the kernel frees a killed pod's pair only later, when it
+    # clears its network namespace): every link enslaved to the bridge is one of ours.
+    local link
+    for link in $(ip -o link show master "$NODE_BRIDGE" | awk -F': ' '{print $2}' | cut -d@ -f1); do
+      ip link del "$link" 2>/dev/null || true
+    done
+    ip link del "$NODE_BRIDGE"
+  fi
   rm -f "$NODE_DIR/bridge"
   local line
   if [ -f "$NODE_DIR/sysctls" ]; then
@@ -319,6 +327,9 @@ node_up() {
     die "could not import the pause image" "see $NODE_DIR/logs/containerd.log"
 
   if ! node_running kubelet; then
+    # The kubelet makes chains of its own; remember which already existed (another kubelet's), so that
+    # node_down removes only those it made.
+    [ -f "$NODE_DIR/kubelet-chains-before" ] || node_kubelet_chains >"$NODE_DIR/kubelet-chains-before"
     say "starting kubelet ($NODE_NAME at $NODE_IP)"
     node_spawn kubelet "$kubelet" --config "$NODE_DIR/kubelet.yaml" --kubeconfig "$API_STACK_KUBECONFIG" \
       --root-dir "$NODE_DIR/kubelet" --cert-dir "$NODE_DIR/kubelet/pki" --node-ip "$NODE_IP" \
@@ -503,8 +514,33 @@ node_down() {
   done
   node_unmount_under "$NODE_DIR"
   node_remove_cgroups "${containers[@]}"
+  node_remove_kubelet_chains
   node_network_down
   rm -rf "$NODE_DIR"
+}
+
+# The kubelet's own iptables chains ("table chain", one a line) that exist on this host now.
+NODE_KUBELET_CHAINS=("filter KUBE-FIREWALL" "filter KUBE-KUBELET-CANARY" "nat KUBE-KUBELET-CANARY" "mangle KUBE-KUBELET-CANARY" "mangle KUBE-IPTABLES-HINT")
+node_kubelet_chains() {
+  local entry
+  for entry in "${NODE_KUBELET_CHAINS[@]}"; do
+    if iptables -w -t "${entry% *}" -S "${entry#* }" >/dev/null 2>&1; then echo "$entry"; fi
+  done
+}
+
+# Removes the kubelet's chains that it made (not there before up): their hooks, then the chains.
+node_remove_kubelet_chains() {
+  [ -f "$NODE_DIR/kubelet-chains-before" ] || return 0
+  local entry table chain hook
+  while IFS= read -r entry; do
+    grep -qxF "$entry" "$NODE_DIR/kubelet-chains-before" && continue
+    table="${entry% *}" chain="${entry#* }"
+    for hook in INPUT OUTPUT FORWARD PREROUTING POSTROUTING; do
+      while iptables -w -t "$table" -D "$hook" -j "$chain" 2>/dev/null; do :; done
+    done
+    iptables -w -t "$table" -F "$chain" 2>/dev/null || true
+    iptables -w -t "$table" -X "$chain" 2>/dev/null || true
+  done < <(node_kubelet_chains)
 }
 
 # Removes the cgroups of our containers (containerd names them k8s.io/<container id> in every
