@@ -9,6 +9,7 @@
 #                     starts kube-router, waits until its first sync has put every policy in force.
 #   net_policy_stop   <state-dir>        stops kube-router, then removes its chains and ipsets.
 #   net_policy_rules                     kube-router's chains and ipsets on this host, one a line.
+#   net_policy_pid    <state-dir>        the pid of our kube-router, if it runs (else status 1).
 #
 # Binary: $KUBE_ROUTER_BINARY (scripts/cluster-tools.sh --print-env), else PATH.
 # Every stop is safe to run twice and when nothing was started.
@@ -173,6 +174,10 @@ net_policy_start() {
     sleep 0.5
   done
   say "kube-router enforces NetworkPolicies on node $node, pid $(cat "$pidfile") ($((SECONDS - t0))s; log $log)"
+}
+
+net_policy_pid() {
+  net_pid_of "$1/kube-router.pid" "--kubeconfig=$1/kubeconfig"
 }
 
 net_policy_stop() {

@@ -2,7 +2,7 @@
 # The local cluster's real node: containerd (Debian's, with its CRI plugin), the CNI bridge, kubelet and
 # kube-proxy, NetworkPolicy enforcement (kube-router's policy controller, scripts/cluster-net.sh) and
 # cluster DNS (CoreDNS pods), all of this checkout, beside the simulated nodes of scripts/cluster.sh.
-# Sourced by scripts/cluster.sh, which calls node_preflight, node_up, node_dns_up and node_down.
+# Sourced by scripts/cluster.sh, which calls node_conflict, node_preflight, node_up, node_dns_up and node_down.
 #
 # Everything it makes is named here and removed by node_down: the processes (pid files under
 # $NODE_DIR/pids, and only while their command line points into $NODE_DIR), the bridge $NODE_BRIDGE,
@@ -26,6 +26,12 @@ PAUSE_IMAGE="api-stack/pause:1"
 NODE_ROLE_LABEL="api-stack.dev/node"
 # shellcheck disable=SC2034 # used by scripts/cluster.sh
 SIMULATED_TAINT="api-stack.dev/simulated"
+# For diagnosing the node (docs/local-cluster.md): how long `up` waits for it to be Ready, and flags
+# added to the kubelet's command line (later flags win over ours, e.g. --v=4).
+NODE_READY_SECONDS="${API_STACK_NODE_READY_SECONDS:-90}"
+[[ "$NODE_READY_SECONDS" =~ ^[1-9][0-9]{0,3}$ ]] ||
+  usage_error "API_STACK_NODE_READY_SECONDS must be a whole number of seconds from 1 to 9999, got '$NODE_READY_SECONDS'"
+read -r -a NODE_KUBELET_ARGS <<<"${API_STACK_KUBELET_ARGS:-}"
 
 node_ctr() { ctr --address "$CONTAINERD_SOCKET" --namespace k8s.io "$@"; }
 
@@ -47,20 +53,34 @@ node_pids() {
   done | sort -n
 }
 
-# Why the real node cannot run here, or nothing: root, cgroups, iptables and the packages' binaries.
+# Why the real node cannot run here, or nothing: root, cgroups and iptables. `up` then falls back to
+# simulated nodes only.
 node_preflight() {
   [ "$(id -u)" = 0 ] || { echo "the real node needs root (kubelet, containerd and iptables do)"; return; }
   [ -d /sys/fs/cgroup/cpu ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || { echo "no cgroups mounted at /sys/fs/cgroup"; return; }
   iptables -w -L FORWARD -n >/dev/null 2>&1 || { echo "iptables does not work here ($(iptables -w -L FORWARD -n 2>&1 | head -n1))"; return; }
+}
+
+# Host listeners of the node: kubelet (API, healthz), kube-proxy (metrics, healthz).
+NODE_HOST_PORTS=(10250 10248 10249 10256)
+
+# What of the node's is held by someone else (another checkout's node, most likely), or nothing. Only one
+# node fits on a machine: `up` refuses, before it starts anything, rather than fight over them.
+node_conflict() {
   if [ -n "$(node_pids)" ] && [ ! -d "$NODE_DIR/pids" ]; then echo "stray node processes of this checkout: $(node_pids | tr '\n' ' ')"; return; fi
-  # Another checkout's node holds the bridge, the node address or the kubelet port.
   if ip link show "$NODE_BRIDGE" >/dev/null 2>&1 && [ ! -f "$NODE_DIR/bridge" ]; then
     echo "the bridge $NODE_BRIDGE exists but this checkout did not make it (another checkout's node?); stop that one with its 'npm run cluster:down'"
     return
   fi
-  if [ ! -d "$NODE_DIR/pids" ] && ss -Hltn "sport = :10250" 2>/dev/null | grep -q .; then
-    echo "port 10250 (kubelet) is taken by another process: $(ss -Hltnp 'sport = :10250' | head -n1)"
-  fi
+  [ ! -d "$NODE_DIR/pids" ] || return 0
+  local port holder
+  for port in "${NODE_HOST_PORTS[@]}"; do
+    holder="$(ss -Hltnp "sport = :$port" 2>/dev/null | head -n 1)"
+    if [ -n "$holder" ]; then
+      echo "port $port, which the node's kubelet or kube-proxy listens on, is taken: $holder"
+      return
+    fi
+  done
 }
 
 node_install_packages() {
@@ -244,7 +264,10 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 shutdownGracePeriod: 0s
 EOF
-  cat >"$NODE_DIR/kube-proxy.yaml" <<EOF
+  # kube-proxy exits as soon as its config file is written, even with the same content: a second
+  # `up` must leave the file alone, and a changed one restarts kube-proxy here rather than by surprise.
+  local kube_proxy_config
+  kube_proxy_config="$(cat <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $API_STACK_KUBECONFIG}
@@ -257,6 +280,15 @@ nodePortAddresses: ["$NODE_IP/32"]
 # 0: leave the machine's conntrack settings as they are.
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOF
+)"
+  if [ "$(cat "$NODE_DIR/kube-proxy.yaml" 2>/dev/null)" != "$kube_proxy_config" ]; then
+    if node_running kube-proxy; then
+      say "kube-proxy's configuration changed: restarting it"
+      kill "$(cat "$NODE_DIR/pids/kube-proxy.pid")" 2>/dev/null || true
+      rm -f "$NODE_DIR/pids/kube-proxy.pid"
+    fi
+    printf '%s\n' "$kube_proxy_config" >"$NODE_DIR/kube-proxy.yaml"
+  fi
   echo "service CIDR $service_cidr" >"$NODE_DIR/cluster-network"
 }
 
@@ -311,7 +343,7 @@ node_import_docker_images() {
 node_has_image() { node_ctr images ls -q 2>/dev/null | grep -qxF "docker.io/$1"; }
 
 node_up() {
-  local service_cidr="$1" cluster_dns="$2" ca_file="$3" pause_binary="$4" kubelet="$5" kube_proxy="$6"
+  local service_cidr="$1" cluster_dns="$2" ca_file="$3" pause_binary="$4" kubelet="$5" kube_proxy="$6" network_policy="$7"
   mkdir -p "$NODE_DIR/pids" "$NODE_DIR/logs"
   node_install_packages
   node_network_up
@@ -333,18 +365,23 @@ node_up() {
     say "starting kubelet ($NODE_NAME at $NODE_IP)"
     node_spawn kubelet "$kubelet" --config "$NODE_DIR/kubelet.yaml" --kubeconfig "$API_STACK_KUBECONFIG" \
       --root-dir "$NODE_DIR/kubelet" --cert-dir "$NODE_DIR/kubelet/pki" --node-ip "$NODE_IP" \
-      --hostname-override "$NODE_NAME" --node-labels "$NODE_ROLE_LABEL=real"
+      --hostname-override "$NODE_NAME" --node-labels "$NODE_ROLE_LABEL=real" "${NODE_KUBELET_ARGS[@]}"
   fi
   if ! node_running kube-proxy; then
     say "starting kube-proxy (iptables mode)"
     node_spawn kube-proxy "$kube_proxy" --config "$NODE_DIR/kube-proxy.yaml"
   fi
-  wait_for "real node $NODE_NAME Ready" 90 node_ready || {
+  wait_for "real node $NODE_NAME Ready" "$NODE_READY_SECONDS" node_ready || {
     say "kubelet log (last 30 lines of $NODE_DIR/logs/kubelet.log):"
     tail -n 30 "$NODE_DIR/logs/kubelet.log" >&2
-    die "the real node did not become Ready in 90s" "fix the cause in the kubelet log above, then npm run cluster:down && npm run cluster:up"
+    die "the real node did not become Ready in ${NODE_READY_SECONDS}s" "fix the cause in the kubelet log above, then npm run cluster:up"
   }
-  net_policy_start "$NODE_DIR/netpol" "$API_STACK_KUBECONFIG" "$NODE_NAME" "$service_cidr"
+  if $network_policy; then
+    net_policy_start "$NODE_DIR/netpol" "$API_STACK_KUBECONFIG" "$NODE_NAME" "$service_cidr"
+  else
+    net_policy_stop "$NODE_DIR/netpol"
+    say "NetworkPolicies are NOT enforced (--no-network-policy): they are stored, and every pod reaches every other"
+  fi
 }
 
 # Cluster DNS as real clusters run it: CoreDNS pods behind the kube-dns Service, so NetworkPolicies

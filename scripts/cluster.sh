@@ -5,17 +5,25 @@
 # pods that tolerate the taint go there.
 #
 # Usage: scripts/cluster.sh <command> [options]
-#   up [--nodes N] [--simulated-only]
+#   up [--nodes N] [--simulated-only] [--no-network-policy]
 #                    start the cluster (or check the running one) with the real node and N simulated
 #                    nodes (default 3), a `local-static` StorageClass and PersistentVolumes; idempotent.
 #                    --simulated-only: no real node (and no taint); also the fallback where the machine
 #                    cannot run one (no root, cgroups or iptables).
+#                    --no-network-policy: the real node without NetworkPolicy enforcement (kube-router
+#                    stopped, its rules removed): to tell whether a policy is what blocks traffic. A
+#                    later `up` without it enforces them again.
 #   load-images REF...  import images from the Docker engine into the real node's runtime, where pods
 #                    with imagePullPolicy IfNotPresent find them (no registry is reachable).
 #   down             stop every process of the cluster (checked by pid) and remove its data.
 #   status           say whether it is up, where the kubeconfig is and how many nodes are Ready;
 #                    exits 1 when the cluster is down.
 #   -h, --help       this text.
+#
+# `up` refuses, before it starts anything, while another checkout's node holds the bridge or the node's
+# ports (one real node per machine); a failed `up` removes what it started itself.
+# Environment, to diagnose the real node: API_STACK_NODE_READY_SECONDS (how long `up` waits for it to be
+# Ready, default 90), API_STACK_KUBELET_ARGS (flags added to the kubelet's, e.g. "--v=4").
 #
 # Kubeconfig: $API_STACK_KUBECONFIG (.local-cluster/kubeconfig); everything listens on 127.0.0.1 only.
 # Binaries come from PATH or are built once by scripts/cluster-tools.sh. More: docs/local-cluster.md.
@@ -28,6 +36,7 @@ command=""
 images=()
 nodes=3
 real_node=true
+network_policy=true
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
@@ -39,6 +48,7 @@ while [ $# -gt 0 ]; do
       nodes="$2"; shift ;;
     --nodes=*) nodes="${1#--nodes=}" ;;
     --simulated-only) real_node=false ;;
+    --no-network-policy) network_policy=false ;;
     -*) usage_error "unknown option '$1'" ;;
     *)
       [ "$command" = load-images ] || usage_error "unknown command '$1' (commands: up, down, status, load-images)"
@@ -51,6 +61,8 @@ done
 [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || usage_error "--nodes must be a positive whole number, got '$nodes'"
 [ "$nodes" = 3 ] || [ "$command" = up ] || usage_error "--nodes only applies to 'up'"
 $real_node || [ "$command" = up ] || usage_error "--simulated-only only applies to 'up'"
+$network_policy || [ "$command" = up ] || usage_error "--no-network-policy only applies to 'up'"
+$network_policy || $real_node || usage_error "--no-network-policy needs the real node (it enforces the policies); drop --simulated-only"
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -116,6 +128,7 @@ cmd_status() {
     echo "  server:     $server (Kubernetes $version)"
     echo "  nodes:      $ready Ready of $total"
     echo "  real node:  $(real_node_summary)"
+    echo "  policies:   $(network_policy_summary)"
     echo "  processes:  $(cluster_pids | tr '\n' ' ')$(node_pids | tr '\n' ' ')"
     echo "  use:        export KUBECONFIG=$KUBECONFIG_PATH"
     return 0
@@ -135,6 +148,15 @@ real_node_summary() {
     return
   fi
   echo "$NODE_NAME $(kc get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.addresses[?(@.type=="InternalIP")].address} {.status.nodeInfo.containerRuntimeVersion} {.status.nodeInfo.kubeletVersion}' 2>/dev/null), $(kc get pods -A --field-selector "spec.nodeName=$NODE_NAME,status.phase=Running" --no-headers 2>/dev/null | wc -l) pods running"
+}
+
+network_policy_summary() {
+  local pid
+  if pid="$(net_policy_pid "$NODE_DIR/netpol")"; then
+    echo "NetworkPolicies enforced (kube-router pid $pid)"
+  else
+    echo "NetworkPolicies NOT enforced (no kube-router: simulated nodes only, or up --no-network-policy)"
+  fi
 }
 
 cmd_down() {
@@ -272,6 +294,16 @@ cmd_up() {
     die "the cluster tools are not ready" "read the cluster-tools lines above, fix, then rerun npm run cluster:up"
   set -a; eval "$tools_env"; set +a
   mkdir -p "$API_STACK_CLUSTER_DIR"
+  if $real_node; then
+    local conflict
+    conflict="$(node_conflict)"
+    [ -z "$conflict" ] || die "cannot start the real node: $conflict; nothing was started" \
+      "stop the other node first, or run npm run cluster:up -- --simulated-only for a cluster without one"
+  fi
+  # A failed `up` takes down what it started itself (never a cluster that ran before it).
+  up_started_cluster=false
+  up_started_node=false
+  trap 'up_failed $?' EXIT
 
   if api_answers; then
     say "cluster '$CLUSTER_NAME' is already up"
@@ -307,6 +339,7 @@ componentsPatches:
   - {key: manage-nodes-with-annotation-selector, value: "kwok.x-k8s.io/node=fake"}
 EOF
     say "starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller (Kubernetes $KWOK_KUBE_VERSION)"
+    up_started_cluster=true
     if ! kwokctl create cluster --name "$CLUSTER_NAME" --runtime binary \
       --config "$API_STACK_CLUSTER_DIR/kwokctl.yaml" \
       --kube-apiserver-binary "$KWOK_KUBE_APISERVER_BINARY" \
@@ -344,8 +377,9 @@ EOF
       say "continuing with simulated nodes only: pods are scheduled but never run (npm run cluster:up -- --simulated-only skips this check)"
       real_node=false
     else
+      node_running kubelet || up_started_node=true
       # shellcheck disable=SC2153 # the *_BINARY paths come from cluster-tools.sh --print-env (eval above)
-      node_up "$SERVICE_CIDR" "$CLUSTER_DNS_IP" "$CLUSTER_WORKDIR/pki/ca.crt" "$PAUSE_BINARY" "$KUBELET_BINARY" "$KUBE_PROXY_BINARY"
+      node_up "$SERVICE_CIDR" "$CLUSTER_DNS_IP" "$CLUSTER_WORKDIR/pki/ca.crt" "$PAUSE_BINARY" "$KUBELET_BINARY" "$KUBE_PROXY_BINARY" "$network_policy"
       node_dns_up "$COREDNS_BINARY" "$CLUSTER_DNS_IP"
       # Ordinary pods belong on the real node; the scale benchmark's pods tolerate this taint.
       kc taint nodes -l type=kwok "$SIMULATED_TAINT=true:NoSchedule" --overwrite >/dev/null ||
@@ -363,7 +397,22 @@ EOF
     die "the default ServiceAccount was not created" "see $CLUSTER_WORKDIR/logs/kube-controller-manager.log"
 
   say "cluster '$CLUSTER_NAME' is up in $((SECONDS - start))s"
+  trap - EXIT
   cmd_status
+}
+
+# The EXIT trap of cmd_up: after a failure, stop what this run started, so that nothing is left half-up.
+up_failed() {
+  local status="$1"
+  [ "$status" != 0 ] || return 0
+  if $up_started_cluster; then
+    say "up failed: removing the cluster this run started"
+    cmd_down || true
+  elif $up_started_node; then
+    say "up failed: removing the real node this run started"
+    node_down || true
+  fi
+  exit "$status"
 }
 
 # One up/down at a time per checkout (tests and a user may both run `cluster:up`).

@@ -160,4 +160,24 @@ describe("scripts: --help, unknown flags and bad values", () => {
         assert.strictEqual(result.status, 2);
         assert.match(result.output, /--nodes/);
     });
+
+    for (const [args, message] of [
+        [["down", "--no-network-policy"], /--no-network-policy only applies to 'up'/],
+        [["up", "--simulated-only", "--no-network-policy"], /--no-network-policy needs the real node .*drop --simulated-only/],
+    ] as const) {
+        it(`cluster.sh ${args.join(" ")} is refused, naming the flag`, () => {
+            const result = run("cluster.sh", [...args]);
+            assert.strictEqual(result.status, 2);
+            assert.match(result.output, message);
+        });
+    }
+
+    it("cluster.sh up with API_STACK_NODE_READY_SECONDS that is not a number of seconds is refused, naming it", () => {
+        const result = spawnSync("bash", [path.join(projectRoot, "scripts", "cluster.sh"), "status"], {
+            encoding: "utf8",
+            env: { ...process.env, API_STACK_NODE_READY_SECONDS: "soon" },
+        });
+        assert.strictEqual(result.status, 2);
+        assert.match(result.stderr, /API_STACK_NODE_READY_SECONDS must be a whole number of seconds from 1 to 9999, got 'soon'/);
+    });
 });
