@@ -5,6 +5,7 @@ import { databaseClientPolicy } from "./network";
 import { restrictedPodTemplate } from "./pod";
 import type { PostgresServer } from "./postgres";
 import { jobResources } from "./resources";
+import { persistentVolumeClaim } from "./volume-claim";
 
 /** When backups run, how many are kept, and the volume they are kept on. */
 export interface BackupPolicy {
@@ -125,24 +126,8 @@ export class PostgresBackup extends pulumi.ComponentResource {
         }
         const identity = backupIdentity(args.instance);
         const labels = commonLabels(identity);
-        const stateful: pulumi.CustomResourceOptions = {
-            parent: this,
-            protect: args.protect ?? false,
-            retainOnDelete: args.protect ?? false,
-        };
 
-        const volumeClaim = new k8s.core.v1.PersistentVolumeClaim(
-            `${name}-volume`,
-            {
-                metadata: { name: "postgres-backups", namespace: args.namespace, labels },
-                spec: {
-                    accessModes: ["ReadWriteOnce"],
-                    storageClassName: args.storageClassName,
-                    resources: { requests: { storage: args.storageSize } },
-                },
-            },
-            stateful,
-        );
+        const volumeClaim = persistentVolumeClaim(`${name}-volume`, { name: "postgres-backups", labels }, args, this);
         this.volumeClaimName = volumeClaim.metadata.name;
 
         new k8s.networking.v1.NetworkPolicy(
