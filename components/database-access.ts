@@ -7,7 +7,8 @@ import { apiRoles, loginOfRotation, rolesSql } from "./database-roles";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { databaseClientPolicy } from "./network";
 import { restrictedPodTemplate } from "./pod";
-import { ownerSecretKeys, type PostgresServer } from "./postgres";
+import { ownerClientEnv, ownerSecretKeys } from "./owner-client";
+import type { PostgresServer } from "./postgres";
 import { jobResources } from "./resources";
 
 /** Arguments of {@link DatabaseAccess}. */
@@ -94,13 +95,8 @@ export function rolesPodTemplate(args: {
                 // Kubernetes expands $(NAME) in env values and reads "$$" as an escaped "$": double every
                 // "$" so that the SQL's dollar quoting (DO $$ ... $$) reaches psql as written.
                 { name: "ROLES_SQL", value: args.sql.replace(/\$/g, "$$$$") },
-                { name: "PGHOST", value: args.server.host },
-                { name: "PGPORT", value: String(args.server.port) },
-                { name: "PGDATABASE", value: args.server.databaseName },
-                { name: "PGUSER", value: args.server.ownerUser },
-                { name: "PGCONNECT_TIMEOUT", value: "10" },
-                // Both passwords come from Secrets at start; the spec holds only their names.
-                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.server.ownerSecretName, key: ownerSecretKeys.password } } },
+                ...ownerClientEnv(args.server, [{ name: "PGCONNECT_TIMEOUT", value: "10" }]),
+                // From the rotation's Secret at start, like the owner's password.
                 { name: "LOGIN_PASSWORD", valueFrom: { secretKeyRef: { name: args.loginSecretName, key: loginPasswordKey } } },
             ],
             resources: jobResources,

@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { databaseClientPolicy } from "./network";
+import { ownerClientEnv } from "./owner-client";
 import { restrictedPodTemplate } from "./pod";
 import type { PostgresServer } from "./postgres";
 import { jobResources } from "./resources";
@@ -89,12 +90,7 @@ export function backupPodTemplate(args: {
             env: [
                 { name: "STACK", value: args.stack },
                 { name: "RETENTION", value: String(args.retention) },
-                { name: "PGHOST", value: args.server.host },
-                { name: "PGPORT", value: String(args.server.port) },
-                { name: "PGDATABASE", value: args.server.databaseName },
-                { name: "PGUSER", value: args.server.ownerUser },
-                // From the Secret at start; the spec holds only its name.
-                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.server.ownerSecretName, key: "password" } } },
+                ...ownerClientEnv(args.server),
             ],
             resources: jobResources,
             volumeMounts: [

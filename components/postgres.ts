@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as crypto from "crypto";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
+import { ownerSecretKeys } from "./owner-client";
 import { BackupPolicy, backupIdentity, PostgresBackup } from "./postgres-backup";
 import { postgresPodTemplate, postgresPort } from "./postgres-pod";
 import { ContainerResources } from "./resources";
@@ -79,9 +80,6 @@ export interface PostgresServer {
     /** The server's Deployment: a Job that needs the server running waits for it. */
     readonly deployment: pulumi.Resource;
 }
-
-/** Keys of the owner's password and connection URL in the credentials Secret. */
-export const ownerSecretKeys = { password: "password", url: "url" } as const;
 
 /** The identity of the database pods. */
 function postgresIdentity(instance: string): WorkloadIdentity {
