@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as crypto from "crypto";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
-import { ownerSecretKeys } from "./owner-client";
+import { ownerSecretKeys } from "./owner-job";
 import { BackupPolicy, backupIdentity, PostgresBackup } from "./postgres-backup";
 import { postgresPodTemplate, postgresPort } from "./postgres-pod";
 import { ContainerResources } from "./resources";
