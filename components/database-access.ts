@@ -6,9 +6,8 @@ import { migrationPodTemplate } from "./api-pod";
 import { apiRoles, loginOfRotation, rolesSql } from "./database-roles";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { databaseClientPolicy } from "./network";
-import { restrictedPodTemplate } from "./pod";
-import { ownerSecretKeys, type PostgresServer } from "./postgres";
-import { jobResources } from "./resources";
+import { ownerClientEnv, ownerJobPodTemplate, ownerSecretKeys } from "./owner-job";
+import type { PostgresServer } from "./postgres";
 
 /** Arguments of {@link DatabaseAccess}. */
 export interface DatabaseAccessArgs {
@@ -75,38 +74,25 @@ export function rolesPodTemplate(args: {
     readonly sql: string;
     readonly loginSecretName: pulumi.Input<string>;
 }): k8s.types.input.core.v1.PodTemplateSpec {
-    return restrictedPodTemplate({
+    return ownerJobPodTemplate({
         labels: args.labels,
-        uid: 999, // the official image's postgres user
-        terminationGracePeriodSeconds: 30,
-        restartPolicy: "Never",
-        container: {
-            name: "roles",
-            image: args.server.image,
-            // The server may still be restarting after its first initialisation when this runs (its
-            // readiness can pass on the temporary init server): wait for it, bounded, before the SQL.
-            command: [
-                "bash",
-                "-c",
-                'set -euo pipefail\nfor _ in $(seq 1 60); do pg_isready --quiet --timeout=2 && break; sleep 1; done\nprintf "%s\\n" "$ROLES_SQL" | psql --no-psqlrc --quiet --file=-',
-            ],
-            env: [
-                // Kubernetes expands $(NAME) in env values and reads "$$" as an escaped "$": double every
-                // "$" so that the SQL's dollar quoting (DO $$ ... $$) reaches psql as written.
-                { name: "ROLES_SQL", value: args.sql.replace(/\$/g, "$$$$") },
-                { name: "PGHOST", value: args.server.host },
-                { name: "PGPORT", value: String(args.server.port) },
-                { name: "PGDATABASE", value: args.server.databaseName },
-                { name: "PGUSER", value: args.server.ownerUser },
-                { name: "PGCONNECT_TIMEOUT", value: "10" },
-                // Both passwords come from Secrets at start; the spec holds only their names.
-                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.server.ownerSecretName, key: ownerSecretKeys.password } } },
-                { name: "LOGIN_PASSWORD", valueFrom: { secretKeyRef: { name: args.loginSecretName, key: loginPasswordKey } } },
-            ],
-            resources: jobResources,
-            volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-        },
-        volumes: [{ name: "tmp", emptyDir: { sizeLimit: "16Mi" } }],
+        server: args.server,
+        name: "roles",
+        // The server may still be restarting after its first initialisation when this runs (its
+        // readiness can pass on the temporary init server): wait for it, bounded, before the SQL.
+        command: [
+            "bash",
+            "-c",
+            'set -euo pipefail\nfor _ in $(seq 1 60); do pg_isready --quiet --timeout=2 && break; sleep 1; done\nprintf "%s\\n" "$ROLES_SQL" | psql --no-psqlrc --quiet --file=-',
+        ],
+        env: [
+            // Kubernetes expands $(NAME) in env values and reads "$$" as an escaped "$": double every
+            // "$" so that the SQL's dollar quoting (DO $$ ... $$) reaches psql as written.
+            { name: "ROLES_SQL", value: args.sql.replace(/\$/g, "$$$$") },
+            ...ownerClientEnv(args.server, [{ name: "PGCONNECT_TIMEOUT", value: "10" }]),
+            // From the rotation's Secret at start, like the owner's password.
+            { name: "LOGIN_PASSWORD", valueFrom: { secretKeyRef: { name: args.loginSecretName, key: loginPasswordKey } } },
+        ],
     });
 }
 

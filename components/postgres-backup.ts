@@ -2,9 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { databaseClientPolicy } from "./network";
-import { restrictedPodTemplate } from "./pod";
+import { ownerClientEnv, ownerJobPodTemplate } from "./owner-job";
 import type { PostgresServer } from "./postgres";
-import { jobResources } from "./resources";
+import { persistentVolumeClaim } from "./volume-claim";
 
 /** When backups run, how many are kept, and the volume they are kept on. */
 export interface BackupPolicy {
@@ -34,7 +34,6 @@ export interface PostgresBackupArgs extends BackupPolicy {
 export const backupMountPath = "/backups";
 /** The CronJob's name: `kubectl create job --from=cronjob/postgres-backup` takes a backup now (npm run db:backup). */
 export const backupCronJobName = "postgres-backup";
-const postgresUid = 999; // the official image's postgres user, as in the server's pod
 
 /** The identity of the backup pods, exported so that the database admits them. */
 export function backupIdentity(instance: string): WorkloadIdentity {
@@ -76,35 +75,13 @@ export function backupPodTemplate(args: {
     readonly retention: number;
     readonly volumeClaimName: pulumi.Input<string>;
 }): k8s.types.input.core.v1.PodTemplateSpec {
-    return restrictedPodTemplate({
+    return ownerJobPodTemplate({
         labels: args.labels,
-        uid: postgresUid,
-        terminationGracePeriodSeconds: 30,
-        restartPolicy: "Never",
-        container: {
-            name: "backup",
-            image: args.server.image,
-            command: ["bash", "-c", backupScript()],
-            env: [
-                { name: "STACK", value: args.stack },
-                { name: "RETENTION", value: String(args.retention) },
-                { name: "PGHOST", value: args.server.host },
-                { name: "PGPORT", value: String(args.server.port) },
-                { name: "PGDATABASE", value: args.server.databaseName },
-                { name: "PGUSER", value: args.server.ownerUser },
-                // From the Secret at start; the spec holds only its name.
-                { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: args.server.ownerSecretName, key: "password" } } },
-            ],
-            resources: jobResources,
-            volumeMounts: [
-                { name: "backups", mountPath: backupMountPath },
-                { name: "tmp", mountPath: "/tmp" },
-            ],
-        },
-        volumes: [
-            { name: "backups", persistentVolumeClaim: { claimName: args.volumeClaimName } },
-            { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
-        ],
+        server: args.server,
+        name: "backup",
+        command: ["bash", "-c", backupScript()],
+        env: [{ name: "STACK", value: args.stack }, { name: "RETENTION", value: String(args.retention) }, ...ownerClientEnv(args.server)],
+        volume: { mountPath: backupMountPath, volume: { name: "backups", persistentVolumeClaim: { claimName: args.volumeClaimName } } },
     });
 }
 
@@ -125,24 +102,8 @@ export class PostgresBackup extends pulumi.ComponentResource {
         }
         const identity = backupIdentity(args.instance);
         const labels = commonLabels(identity);
-        const stateful: pulumi.CustomResourceOptions = {
-            parent: this,
-            protect: args.protect ?? false,
-            retainOnDelete: args.protect ?? false,
-        };
 
-        const volumeClaim = new k8s.core.v1.PersistentVolumeClaim(
-            `${name}-volume`,
-            {
-                metadata: { name: "postgres-backups", namespace: args.namespace, labels },
-                spec: {
-                    accessModes: ["ReadWriteOnce"],
-                    storageClassName: args.storageClassName,
-                    resources: { requests: { storage: args.storageSize } },
-                },
-            },
-            stateful,
-        );
+        const volumeClaim = persistentVolumeClaim(`${name}-volume`, { name: "postgres-backups", labels }, args, this);
         this.volumeClaimName = volumeClaim.metadata.name;
 
         new k8s.networking.v1.NetworkPolicy(

@@ -5,7 +5,8 @@ import { ContainerResources, containerResources } from "./resources";
 
 /** The port PostgreSQL listens on, in the pod and behind the Service. */
 export const postgresPort = 5432;
-const postgresUid = 999; // the official image's postgres user; fsGroup gives it the volume
+/** The official image's postgres user, which owns the data directory; fsGroup gives it the volume. */
+export const postgresUid = 999;
 const secretMountPath = "/var/run/secrets/postgres";
 
 /** What the database's pod template is made of. */

@@ -3,10 +3,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as crypto from "crypto";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
+import { ownerSecretKeys } from "./owner-job";
 import { BackupPolicy, backupIdentity, PostgresBackup } from "./postgres-backup";
 import { postgresPodTemplate, postgresPort } from "./postgres-pod";
 import { ContainerResources } from "./resources";
 import { serviceAwaitAnnotations } from "./service-await";
+import { persistentVolumeClaim, statefulOptions } from "./volume-claim";
 
 /**
  * PostgreSQL majors this program runs. 13 and 14 are past their end of life; 18 moved the
@@ -79,9 +81,6 @@ export interface PostgresServer {
     readonly deployment: pulumi.Resource;
 }
 
-/** Keys of the owner's password and connection URL in the credentials Secret. */
-export const ownerSecretKeys = { password: "password", url: "url" } as const;
-
 /** The identity of the database pods. */
 function postgresIdentity(instance: string): WorkloadIdentity {
     return { name: "postgres", instance, component: "database" };
@@ -126,11 +125,6 @@ export class Postgres extends pulumi.ComponentResource {
         const labels = commonLabels(identity);
         const databaseName = args.databaseName ?? "app";
         const user = args.user ?? "app";
-        const stateful: pulumi.CustomResourceOptions = {
-            parent: this,
-            protect: args.protect ?? false,
-            retainOnDelete: args.protect ?? false,
-        };
 
         // Letters and digits only, so the password needs no escaping inside the URL.
         const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
@@ -151,21 +145,10 @@ export class Postgres extends pulumi.ComponentResource {
                 type: "Opaque",
                 stringData: { [ownerSecretKeys.password]: pulumi.secret(password.result), [ownerSecretKeys.url]: this.connectionUrl },
             },
-            stateful,
+            statefulOptions(this, args.protect),
         );
 
-        const volumeClaim = new k8s.core.v1.PersistentVolumeClaim(
-            `${name}-data`,
-            {
-                metadata: { name: "postgres-data", namespace: args.namespace, labels },
-                spec: {
-                    accessModes: ["ReadWriteOnce"],
-                    storageClassName: args.storageClassName,
-                    resources: { requests: { storage: args.storageSize } },
-                },
-            },
-            stateful,
-        );
+        const volumeClaim = persistentVolumeClaim(`${name}-data`, { name: "postgres-data", labels }, args, this);
         this.volumeClaimName = volumeClaim.metadata.name;
 
         const image = `${args.imageRepository ?? "postgres"}:${version}${args.imageDigest ? `@${args.imageDigest}` : ""}`;

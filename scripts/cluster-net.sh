@@ -24,13 +24,12 @@ NET_POLICY_IPSET_PATTERN='^KUBE-(SRC|DST)-[A-Z0-9]+$'
 # --- shared process handling ---------------------------------------------------------------------
 
 # net_pid_of <pid-file> <marker>: the recorded pid, if that process still runs and one of its arguments
-# is exactly <marker> (it names a path inside the state folder), so a recycled pid is never ours.
+# is exactly <marker> (it names a path inside the state folder; pid_is_ours --exact).
 net_pid_of() {
   local pid
   [ -s "$1" ] || return 1
   pid="$(tr -dc '0-9' <"$1")"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF -- "$2" || return 1
+  pid_is_ours "$pid" "$2" --exact || return 1
   echo "$pid"
 }
 

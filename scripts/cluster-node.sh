@@ -35,21 +35,13 @@ read -r -a NODE_KUBELET_ARGS <<<"${API_STACK_KUBELET_ARGS:-}"
 
 node_ctr() { ctr --address "$CONTAINERD_SOCKET" --namespace k8s.io "$@"; }
 
-# True when process $1 is one of the node's: its command line points into $NODE_DIR. That covers
-# containerd, its shims (whose -address is our socket), kubelet and kube-proxy, and never another
-# checkout's node or a recycled pid.
-node_is_ours() {
-  local args
-  [ -r "/proc/$1/cmdline" ] || return 1
-  mapfile -d '' args <"/proc/$1/cmdline" 2>/dev/null || return 1
-  [[ " ${args[*]} " == *"$NODE_DIR/"* ]]
-}
-
+# The node's processes: those whose command line points into $NODE_DIR (pid_is_ours). That covers
+# containerd, its shims (whose -address is our socket), kubelet and kube-proxy.
 node_pids() {
   local f pid
   for f in /proc/[0-9]*; do
     pid="${f#/proc/}"
-    [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || ! node_is_ours "$pid" || echo "$pid"
+    [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || ! pid_is_ours "$pid" "$NODE_DIR/" || echo "$pid"
   done | sort -n
 }
 
@@ -108,7 +100,7 @@ node_spawn() {
 node_running() {  # $1: name of a pid file
   local pid
   pid="$(cat "$NODE_DIR/pids/$1.pid" 2>/dev/null)" || return 1
-  [ -n "$pid" ] && node_is_ours "$pid"
+  pid_is_ours "$pid" "$NODE_DIR/"
 }
 
 # Remembers a sysctl's value before the node first changes it, so that node_down puts it back.

@@ -86,28 +86,19 @@ start=$SECONDS
 
 api_answers() { [ -s "$KUBECONFIG_PATH" ] && kc get --raw /readyz --request-timeout=5s >/dev/null 2>&1; }
 
-# True when process $1 belongs to this checkout's cluster: its command line points into our cluster
-# folder. That never matches another checkout's cluster, nor a recycled pid.
-is_ours() {
-  local args
-  [ -r "/proc/$1/cmdline" ] || return 1
-  mapfile -d '' args <"/proc/$1/cmdline" 2>/dev/null || return 1
-  [[ " ${args[*]} " == *"$CLUSTER_WORKDIR/"* ]]
-}
-
 # Pids of this checkout's cluster: those in kwokctl's pid files plus any process of ours left over
-# by an interrupted run.
+# by an interrupted run; ours means that its command line points into our cluster folder (pid_is_ours).
 cluster_pids() {
   local f pid
   {
     for f in "$CLUSTER_WORKDIR"/pids/*.pid; do
       [ -f "$f" ] || continue
       pid="$(tr -dc '0-9' <"$f")"
-      if [ -n "$pid" ] && is_ours "$pid"; then echo "$pid"; fi
+      if pid_is_ours "$pid" "$CLUSTER_WORKDIR/"; then echo "$pid"; fi
     done
     for f in /proc/[0-9]*; do
       pid="${f#/proc/}"
-      [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || ! is_ours "$pid" || echo "$pid"
+      [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || ! pid_is_ours "$pid" "$CLUSTER_WORKDIR/" || echo "$pid"
     done
   } | sort -un
 }
@@ -177,18 +168,18 @@ cmd_down() {
       say "kwokctl delete cluster failed (see $API_STACK_CLUSTER_DIR/delete.log); stopping processes directly"
   fi
   # Whatever kwokctl left: TERM, then KILL, each by pid, and only while the pid is still ours.
-  for pid in $pids $(cluster_pids); do if is_ours "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi; done
+  for pid in $pids $(cluster_pids); do if pid_is_ours "$pid" "$CLUSTER_WORKDIR/"; then kill -TERM "$pid" 2>/dev/null || true; fi; done
   for _ in $(seq 1 20); do
-    left="$(for pid in $pids $(cluster_pids); do if is_ours "$pid"; then echo "$pid"; fi; done | sort -u | tr '\n' ' ')"
+    left="$(for pid in $pids $(cluster_pids); do if pid_is_ours "$pid" "$CLUSTER_WORKDIR/"; then echo "$pid"; fi; done | sort -u | tr '\n' ' ')"
     [ -z "${left// /}" ] && break
     sleep 0.5
   done
   if [ -n "${left// /}" ]; then
     say "still running after TERM: $left; sending KILL"
-    for pid in $left; do if is_ours "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi; done
+    for pid in $left; do if pid_is_ours "$pid" "$CLUSTER_WORKDIR/"; then kill -KILL "$pid" 2>/dev/null || true; fi; done
     sleep 1
   fi
-  left="$(for pid in $pids $(cluster_pids); do if is_ours "$pid"; then echo "$pid"; fi; done | sort -u | tr '\n' ' ')"
+  left="$(for pid in $pids $(cluster_pids); do if pid_is_ours "$pid" "$CLUSTER_WORKDIR/"; then echo "$pid"; fi; done | sort -u | tr '\n' ' ')"
   [ -z "${left// /}" ] || die "processes $left are still running" "inspect them with 'ps -o pid,cmd -p ${left// /,}' and stop them by pid"
   say "all cluster processes stopped (checked pids: ${pids:-none})"
   rm -rf "$API_STACK_CLUSTER_DIR/kwok" "$KUBECONFIG_PATH" "$API_STACK_CLUSTER_DIR"/*.log "$API_STACK_CLUSTER_DIR"/*.yaml "$VOLUMES_DIR"

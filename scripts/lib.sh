@@ -62,6 +62,21 @@ hold_lock() {
   say "lock $file is free; continuing"
 }
 
+# pid_is_ours <pid> <marker> [--exact]: true when process <pid> runs and its command line carries <marker>,
+# a path inside this checkout's state: within any of its arguments, or with --exact as one whole argument.
+# A pid file alone could name a recycled pid or, for a process found by scanning /proc, another
+# checkout's; their command lines never carry our paths.
+pid_is_ours() {
+  local args arg
+  [[ "$1" =~ ^[0-9]+$ ]] && [ -r "/proc/$1/cmdline" ] || return 1
+  mapfile -d '' args <"/proc/$1/cmdline" 2>/dev/null || return 1
+  if [ "${3:-}" = --exact ]; then
+    for arg in "${args[@]}"; do [ "$arg" != "$2" ] || return 0; done
+    return 1
+  fi
+  [[ "${args[*]}" == *"$2"* ]]
+}
+
 # The kubectl that fits the local cluster: $KUBECTL (set by scripts/cluster-tools.sh --print-env), the
 # one built into the cache, or the one on PATH.
 kubectl_bin() {

@@ -1,31 +1,35 @@
-import { ResourceValidationPolicy } from "@pulumi/policy";
+import { ReportViolation, ResourceValidation, ResourceValidationPolicy } from "@pulumi/policy";
 import { allContainers, Container, PodSpec, workloadOf } from "../lib/k8s";
 import { isDeepStrictEqual } from "util";
+
+/** A resource check that looks at each container of a pod-running resource on its own. */
+function eachContainer(check: (where: string, container: Container, reportViolation: ReportViolation) => void): ResourceValidation {
+    return (args, reportViolation) => {
+        const workload = workloadOf(args.type, args.props);
+        for (const { where, container } of workload ? allContainers(workload.podSpec) : []) {
+            check(where, container, reportViolation);
+        }
+    };
+}
 
 export const containerResources: ResourceValidationPolicy = {
     name: "container-resources",
     description: "Every container sets CPU and memory requests and limits.",
     enforcementLevel: "mandatory",
-    validateResource: (args, reportViolation) => {
-        const workload = workloadOf(args.type, args.props);
-        if (!workload) {
-            return;
-        }
-        for (const { where, container } of allContainers(workload.podSpec)) {
-            const missing: string[] = [];
-            for (const kind of ["requests", "limits"] as const) {
-                for (const resource of ["cpu", "memory"]) {
-                    const value = container.resources?.[kind]?.[resource];
-                    if (value === undefined || value === null || value === "") {
-                        missing.push(`resources.${kind}.${resource}`);
-                    }
+    validateResource: eachContainer((where, container, reportViolation) => {
+        const missing: string[] = [];
+        for (const kind of ["requests", "limits"] as const) {
+            for (const resource of ["cpu", "memory"]) {
+                const value = container.resources?.[kind]?.[resource];
+                if (value === undefined || value === null || value === "") {
+                    missing.push(`resources.${kind}.${resource}`);
                 }
             }
-            if (missing.length > 0) {
-                reportViolation(`${where} is missing ${missing.join(", ")}: set them (for example cpu "100m", memory "128Mi").`);
-            }
         }
-    },
+        if (missing.length > 0) {
+            reportViolation(`${where} is missing ${missing.join(", ")}: set them (for example cpu "100m", memory "128Mi").`);
+        }
+    }),
 };
 
 // Volume types the Pod Security `restricted` profile allows.
@@ -208,25 +212,19 @@ export const noSecretLiterals: ResourceValidationPolicy = {
     name: "no-secret-literals",
     description: "No password, token or connection URL as a literal env value.",
     enforcementLevel: "mandatory",
-    validateResource: (args, reportViolation) => {
-        const workload = workloadOf(args.type, args.props);
-        if (!workload) {
-            return;
-        }
-        for (const { where, container } of allContainers(workload.podSpec)) {
-            for (const env of container.env ?? []) {
-                const value = env.value;
-                if (value === undefined || value === "") {
-                    continue;
-                }
-                const name = env.name ?? "";
-                if (secretName.test(name) || connectionUrl.test(value) || databaseUrl.test(value)) {
-                    reportViolation(
-                        `${where} env ${name} holds a literal secret or connection URL: read it from a Secret ` +
-                            "(valueFrom.secretKeyRef) or mount the Secret and pass its path (for example DATABASE_URL_FILE).",
-                    );
-                }
+    validateResource: eachContainer((where, container, reportViolation) => {
+        for (const env of container.env ?? []) {
+            const value = env.value;
+            if (value === undefined || value === "") {
+                continue;
+            }
+            const name = env.name ?? "";
+            if (secretName.test(name) || connectionUrl.test(value) || databaseUrl.test(value)) {
+                reportViolation(
+                    `${where} env ${name} holds a literal secret or connection URL: read it from a Secret ` +
+                        "(valueFrom.secretKeyRef) or mount the Secret and pass its path (for example DATABASE_URL_FILE).",
+                );
             }
         }
-    },
+    }),
 };

@@ -109,6 +109,21 @@ def run_schema(files: list[Path], validator: str, version: str) -> Row:
     return row
 
 
+def run_json(row: Row, name: str, cmd: list[str], env: dict[str, str] | None = None) -> list | dict | None:
+    """Runs a checker that reports in JSON and returns its report; when it prints no JSON report (it
+    crashed, or refused its arguments), counts that as a failure of the row and returns None."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        report = None
+    if isinstance(report, (list, dict)):
+        return report
+    row.failed += 1
+    row.findings.append(f"{name} did not produce JSON (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return None
+
+
 def run_kube_score(objects, config_path: Path, binary: str, work: Path) -> Row:
     config = yaml.safe_load(config_path.read_text()) or {}
     exceptions = load_exceptions(config_path)
@@ -127,12 +142,8 @@ def run_kube_score(objects, config_path: Path, binary: str, work: Path) -> Row:
     for test in config.get("enableOptional") or []:
         cmd += ["--enable-optional-test", test]
     cmd += sorted(str(p) for p in dest.iterdir())
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    try:
-        results = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        row.failed += 1
-        row.findings.append(f"kube-score did not produce JSON (exit {proc.returncode}): {proc.stderr.strip()}")
+    results = run_json(row, "kube-score", cmd)
+    if results is None:
         return row
     for obj in results:
         meta = obj.get("object_meta") or {}
@@ -170,17 +181,8 @@ def run_checkov(objects, exceptions_path: Path, config_file: Path, binary: str, 
     # Offline: no guideline/mapping downloads, no platform, no update check.
     env.update(BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="TRUE", CHECKOV_RUN_SCA_PACKAGE_SCAN_V2="false")
     env.pop("BC_API_KEY", None)
-    proc = subprocess.run(
-        [binary, "--config-file", str(config_file), "-d", str(dest), "-o", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    try:
-        report = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        row.failed += 1
-        row.findings.append(f"checkov did not produce JSON (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    report = run_json(row, "checkov", [binary, "--config-file", str(config_file), "-d", str(dest), "-o", "json"], env)
+    if report is None:
         return row
     reports = report if isinstance(report, list) else [report]
     for rep in reports:

@@ -31,3 +31,15 @@ export function expectedKubernetesObjects(stack: "dev" | "prod"): number {
         .filter(([type]) => type.startsWith("kubernetes:") && !type.startsWith("pulumi:"))
         .reduce((sum, [, count]) => sum + count, 0);
 }
+
+/**
+ * The count in the CLI's summary line `+ N to create` of a preview on an empty stack: every create and
+ * the stack itself, but no default provider, which the engine leaves out of the summary (pkg/engine,
+ * isInternalStep). Every provider of this program is a default one: it creates none of its own.
+ */
+export function expectedSummaryCreates(stack: "dev" | "prod"): number {
+    const stackResource = 1;
+    return Object.entries(expectedCreates(stack))
+        .filter(([type]) => !type.startsWith("pulumi:providers:"))
+        .reduce((sum, [, count]) => sum + count, stackResource);
+}

@@ -3,6 +3,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { ProjectCopy } from "./engine";
+import { expectedSummaryCreates } from "./expected";
 
 /**
  * The language host type-checks the program once per change (tools/pulumi/pulumi-language-nodejs,
@@ -66,6 +67,6 @@ describe("render mode: the program is type-checked once, and a program that does
         copy.patch("index.ts", "const instance: number = settings.stack;", "const instance = settings.stack;");
         const run = pulumi(copy, "preview");
         assert.strictEqual(run.code, 0, run.output);
-        assert.match(run.output, /\+ \d+ to create/);
+        assert.match(run.output, new RegExp(`\\+ ${expectedSummaryCreates("dev")} to create\\n`));
     });
 });

@@ -98,6 +98,34 @@ describe("scripts/lib.sh", () => {
         assert.match(result.stderr, /^talks: \[ {3}\ds\] building kube-score\n$/);
     });
 
+    it("pid_is_ours matches a process only by a marker in its command line: within an argument, or whole with --exact", async () => {
+        const state = path.join(scratch, "state");
+        const kubeconfig = `--kubeconfig=${state}/kubeconfig`;
+        // The trailing `:` keeps bash from exec'ing sleep, so the process's own arguments stay as given.
+        const daemon = spawn("bash", ["-c", "sleep 60; :", "daemon", kubeconfig, `--config=${state}/node/kubelet.yaml`], {
+            detached: true,
+            stdio: "ignore",
+        });
+        try {
+            const pid = String(daemon.pid);
+            const ask = (...args: string[]) =>
+                runScript(scratch, "ask.sh", 'SOURCE_LIB\nif pid_is_ours "$@"; then echo ours; else echo not; fi', args).stdout.trim();
+            assert.strictEqual(ask(pid, `${state}/node/`), "ours", "a path within an argument");
+            assert.strictEqual(ask(pid, `${scratch}/other-checkout/node/`), "not", "another checkout's path");
+            assert.strictEqual(ask(pid, kubeconfig, "--exact"), "ours", "the whole argument");
+            assert.strictEqual(ask(pid, `--kubeconfig=${state}/kube`, "--exact"), "not", "only the start of an argument, with --exact");
+            assert.strictEqual(ask(pid, `--kubeconfig=${state}/kube`), "ours", "the same start, within an argument");
+            // /proc/self and /proc/cmdline (an empty pid) name other processes' lines, never a pid of ours.
+            assert.strictEqual(ask("self", scratch), "not");
+            assert.strictEqual(ask("", ""), "not");
+            process.kill(-Number(pid), "SIGKILL");
+            await new Promise((resolve) => daemon.once("exit", resolve));
+            assert.strictEqual(ask(pid, `${state}/node/`), "not", "a pid that no longer runs");
+        } finally {
+            stop(daemon);
+        }
+    });
+
     it("the local StorageClass has the same name for the scripts and for the program (stacks/local-cluster.ts)", () => {
         const result = spawnSync("bash", ["-c", `. "${lib}" && printf %s "$API_STACK_STORAGE_CLASS"`], { encoding: "utf8" });
         assert.strictEqual(result.stdout, localStorageClass);
