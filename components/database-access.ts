@@ -63,6 +63,11 @@ export function migrationJobName(imageRef: string): string {
     return `api-migrate-${id}`.slice(0, 63).replace(/-+$/, "");
 }
 
+/** The API's Secret's name: `api-database-`, then 10 hex digits of the checksum of its content. */
+export function apiSecretName(checksum: string): string {
+    return `api-database-${checksum.slice(0, 10)}`;
+}
+
 /** Keys of the rotation's Secret and of the API's Secret. */
 const loginPasswordKey = "password";
 const urlKey = "url";
@@ -220,11 +225,16 @@ export class DatabaseAccess extends pulumi.ComponentResource {
         );
         // The checksum of a secret is not itself secret: a one-way hash of a random password.
         const secretChecksum = pulumi.unsecret(url.apply((text) => crypto.createHash("sha256").update(text).digest("hex")));
+        // Named by its content and immutable, so that a rotation creates a new Secret next to the old one,
+        // the pods roll onto it and the old one goes last. The provider replaces a Secret whose data
+        // changes; under a fixed name that replacement must delete first, and Pulumi then replaces the
+        // Deployment that depends on it too: every API pod at once, an outage.
         const secret = new k8s.core.v1.Secret(
             `${name}-credentials`,
             {
-                metadata: { name: "api-database", namespace: args.namespace, labels },
+                metadata: { name: secretChecksum.apply(apiSecretName), namespace: args.namespace, labels },
                 type: "Opaque",
+                immutable: true,
                 stringData: { [urlKey]: url },
             },
             { parent: this, dependsOn: [rolesJob] },

@@ -55,6 +55,9 @@ export const backupFilePattern = "^[a-z0-9][a-z0-9-]*-[0-9]{8}T[0-9]{6}Z\\.dump$
 export function backupScript(): string {
     return [
         "set -euo pipefail",
+        // A new pod may be refused for its first seconds, until the node's NetworkPolicy agent has added
+        // its address to what the database admits; a server that stays away fails pg_dump below.
+        "for _ in $(seq 1 15); do pg_isready --quiet --timeout=2 && break; sleep 1; done",
         'name="${STACK}-$(date -u +%Y%m%dT%H%M%SZ).dump"',
         `partial="${backupMountPath}/.\${name}.partial"`,
         "trap 'rm -f \"$partial\"' EXIT",

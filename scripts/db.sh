@@ -152,7 +152,8 @@ run_job() {
   if ! wait_job "$1" "$2"; then
     die "job $1 failed; it is kept for its logs: kubectl -n $namespace logs job/$1" "fix what its log says, delete it (kubectl -n $namespace delete job $1) and run again"
   fi
-  k logs "job/$1"
+  # The log of the pod that succeeded: a Job that needed its retry has a failed pod too.
+  k logs "$(k get pods -l "batch.kubernetes.io/job-name=$1" --field-selector=status.phase=Succeeded -o name | head -n 1)"
   k delete job "$1" --wait=false >/dev/null 2>&1 || true
 }
 

@@ -2,9 +2,11 @@ import * as assert from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as automation from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
+import * as fs from "fs";
 import { localClusterConfig } from "../../stacks/local-cluster";
 import { assertRefusedAtPreview, badConfigs } from "./bad-configs";
 import { byOp, countTypes, destroy, failure, preview, ProjectCopy, projectRoot, up } from "./engine";
+import { registerDay2Tests } from "./day2";
 import { expectedCreates } from "./expected";
 import {
     ensureLocalCluster,
@@ -15,6 +17,7 @@ import {
     kubectl,
     kubectlJson,
     localKubeconfig,
+    secondCheckout,
     stopLocalCluster,
     waitFor,
 } from "./kube";
@@ -111,7 +114,11 @@ for (const stackName of ["dev", "prod"] as const) {
                 "the finished pods belong to the migration and roles Jobs",
             );
             for (const pod of jobPods) {
-                assert.strictEqual(pod.status.phase, "Succeeded", `${pod.metadata.name} finished`);
+                const why =
+                    pod.status.phase === "Succeeded"
+                        ? ""
+                        : `${JSON.stringify(pod.status.containerStatuses?.[0]?.state)}\n${podLog(namespace, pod.metadata.name)}`;
+                assert.strictEqual(pod.status.phase, "Succeeded", `${pod.metadata.name} finished ${why}`);
             }
             const running = pods.filter((pod: unknown) => !jobPods.includes(pod));
             assert.strictEqual(running.length, replicas + 1, "one pod per API replica plus PostgreSQL");
@@ -177,7 +184,11 @@ for (const stackName of ["dev", "prod"] as const) {
             assert.strictEqual(psql(namespace, "SELECT count(*) FROM items WHERE name LIKE 'item-%'"), "100");
         });
 
-        it("3c. NetworkPolicy: only the API reaches PostgreSQL, and the API reaches nothing but DNS and PostgreSQL", async () => {
+        it("3c. NetworkPolicy: only the API reaches PostgreSQL, and the API reaches nothing but DNS and PostgreSQL", async function () {
+            if (!policiesEnforced()) {
+                // Marked, not passed: without enforcement these checks prove nothing (3d shows they fail).
+                this.skip();
+            }
             const apiLabels = kubectlJson("-n", namespace, "get", "deployment", "api").spec.selector.matchLabels;
             // A pod free to send anywhere (its egress policy): PostgreSQL's ingress policy alone stops it.
             const outsider = await runNodePod(namespace, "e2e-outsider", images.api, probeLabels, connectScript([["postgres", 5432]]));
@@ -204,6 +215,34 @@ for (const stackName of ["dev", "prod"] as const) {
                 insider.log,
             );
         });
+
+        if (stackName === "dev") {
+            it("3d. with enforcement off (up --no-network-policy) the outsider reaches PostgreSQL, so 3c can fail; up enforces again", async () => {
+                execFileSync("bash", [clusterScript, "up", "--no-network-policy"], { stdio: ["ignore", "ignore", "pipe"] });
+                try {
+                    assert.ok(!policiesEnforced(), "cluster:status says the policies are not enforced");
+                    const open = await runNodePod(
+                        namespace,
+                        "e2e-outsider-open",
+                        images.api,
+                        probeLabels,
+                        connectScript([["postgres", 5432]]),
+                    );
+                    assert.deepStrictEqual(JSON.parse(open.log), { "postgres:5432": "open" }, open.log);
+                } finally {
+                    execFileSync("bash", [clusterScript, "up"], { stdio: ["ignore", "ignore", "pipe"] });
+                }
+                assert.ok(policiesEnforced(), "cluster:status says the policies are enforced again");
+                const blocked = await runNodePod(
+                    namespace,
+                    "e2e-outsider-again",
+                    images.api,
+                    probeLabels,
+                    connectScript([["postgres", 5432]]),
+                );
+                assert.deepStrictEqual(JSON.parse(blocked.log), { "postgres:5432": "blocked" }, blocked.log);
+            });
+        }
 
         it("4. more replicas and resources update in place; the database volume and Secret keep their uid", async () => {
             replicas += 2;
@@ -252,7 +291,10 @@ for (const stackName of ["dev", "prod"] as const) {
         });
 
         it("6. an API pod deleted behind Pulumi's back comes back, and refresh reports no drift", async () => {
-            const pods = kubectlJson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=api").items;
+            // A serving pod, not one that the rollout before is still terminating.
+            const pods = kubectlJson("-n", namespace, "get", "pods", "-l", "app.kubernetes.io/name=api").items.filter(
+                (pod: { metadata: { deletionTimestamp?: string } }) => !pod.metadata.deletionTimestamp,
+            );
             const victim = pods[0].metadata.name;
             const load = startLoad(serviceUrl(namespace, "api"));
             kubectl("-n", namespace, "delete", "pod", victim, "--wait=true");
@@ -287,6 +329,19 @@ for (const stackName of ["dev", "prod"] as const) {
                 "no API container restarted",
             );
         });
+
+        if (stackName === "prod") {
+            registerDay2Tests({
+                stack: () => stack,
+                copy,
+                namespace,
+                stackName,
+                replicas: () => replicas,
+                // Test 5 rolled the API to this image.
+                apiImage: () => images.apiNext,
+                volumeReplaced: (uid) => (volumeUid = uid),
+            });
+        }
 
         if (stackName === "dev") {
             it("7. destroy removes every object it created", async () => {
@@ -357,6 +412,22 @@ function connectScript(targets: [string, number][]): string {
     }))).then((r) => console.log(JSON.stringify(Object.fromEntries(r)))), 8000);`;
 }
 
+const clusterScript = `${projectRoot}/scripts/cluster.sh`;
+
+/** A pod's log, or why it cannot be read: for failure messages. */
+function podLog(namespace: string, pod: string): string {
+    try {
+        return kubectl("-n", namespace, "logs", pod, "--tail=20");
+    } catch (error) {
+        return String(error);
+    }
+}
+
+/** Whether the real node enforces NetworkPolicies now, as `cluster:status` reports it. */
+function policiesEnforced(): boolean {
+    return /policies: +NetworkPolicies enforced/.test(execFileSync("bash", [clusterScript, "status"], { encoding: "utf8" }));
+}
+
 /** Labels of the test's probe pods, which {@link allowProbeEgress} lets send anywhere. */
 const probeLabels = { "api-stack.dev/e2e-probe": "true" };
 
@@ -368,6 +439,54 @@ function allowProbeEgress(namespace: string): void {
         spec: { podSelector: { matchLabels: probeLabels }, policyTypes: ["Egress"], egress: [{}] },
     };
     execFileSync("kubectl", ["--kubeconfig", localKubeconfig(), "apply", "-f", "-"], { input: JSON.stringify(policy) });
+}
+
+describe("local cluster: faults while it runs", function () {
+    this.timeout(5 * 60 * 1000);
+    const nodePids = () => {
+        const dir = `${process.env.API_STACK_CLUSTER_DIR}/node/pids`;
+        return Object.fromEntries(fs.readdirSync(dir).map((file) => [file, fs.readFileSync(`${dir}/${file}`, "utf8").trim()]));
+    };
+
+    it("a second up restarts nothing: containerd, kubelet and kube-proxy keep their pids", () => {
+        const before = nodePids();
+        assert.deepStrictEqual(Object.keys(before).sort(), ["containerd.pid", "kube-proxy.pid", "kubelet.pid"]);
+        execFileSync("bash", [clusterScript, "up"], { stdio: ["ignore", "ignore", "pipe"] });
+        assert.deepStrictEqual(nodePids(), before);
+        for (const pid of Object.values(before)) {
+            assert.ok(fs.existsSync(`/proc/${pid}`), `process ${pid} runs`);
+        }
+    });
+
+    it("up from another checkout is refused before it starts anything, naming the bridge this node holds", () => {
+        const other = secondCheckout();
+        try {
+            const run = spawnSync("bash", [`${other}/scripts/cluster.sh`, "up"], { encoding: "utf8", env: withoutProjectEnv() });
+            assert.notStrictEqual(run.status, 0, run.stderr);
+            assert.match(run.stderr, /cannot start the real node: the bridge apistack-pods exists but this checkout did not make it/);
+            assert.match(run.stderr, /nothing was started/);
+            assert.ok(!fs.existsSync(`${other}/.local-cluster/kwok`), "no control plane was created");
+            assert.deepStrictEqual(
+                hostState().processes.filter((command) => command.includes(other)),
+                [],
+                "no process of the other checkout runs",
+            );
+        } finally {
+            fs.rmSync(other, { recursive: true, force: true });
+        }
+    });
+
+    it("an image that the Docker engine does not have: load-images names it and how to build it", () => {
+        const run = spawnSync("bash", [clusterScript, "load-images", "api-stack/api:e2e-never-built"], { encoding: "utf8" });
+        assert.notStrictEqual(run.status, 0);
+        assert.match(run.stderr, /the image api-stack\/api:e2e-never-built is not in the Docker engine/);
+        assert.match(run.stderr, /npm run image:api/);
+    });
+});
+
+/** This process's environment without what scripts/env.sh exported for this checkout. */
+function withoutProjectEnv(): NodeJS.ProcessEnv {
+    return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("API_STACK_") && key !== "PULUMI_HOME"));
 }
 
 describe("local cluster: cluster:down", function () {
@@ -395,5 +514,29 @@ describe("local cluster: cluster:down", function () {
         const second = spawnSync("bash", [`${projectRoot}/scripts/cluster.sh`, "down"], { encoding: "utf8" });
         assert.strictEqual(second.status, 0, second.stderr);
         assert.match(second.stderr, /nothing to do/);
+    });
+
+    it("an up whose kubelet never becomes Ready fails at its deadline with the kubelet's log, and leaves the host as it found it", function () {
+        if (!hostBeforeUp) {
+            this.skip();
+        }
+        const run = spawnSync("bash", [`${projectRoot}/scripts/cluster.sh`, "up"], {
+            encoding: "utf8",
+            env: {
+                ...process.env,
+                API_STACK_NODE_READY_SECONDS: "15",
+                // A runtime the kubelet cannot reach: it never reports the node Ready.
+                API_STACK_KUBELET_ARGS: "--container-runtime-endpoint=unix:///run/api-stack-e2e-no-such-runtime.sock",
+            },
+        });
+        assert.notStrictEqual(run.status, 0, run.stderr);
+        assert.match(run.stderr, /kubelet log \(last 30 lines/);
+        assert.match(run.stderr, /no-such-runtime\.sock/, "the kubelet's own words are printed");
+        assert.match(run.stderr, /the real node did not become Ready in 15s/);
+        assert.match(run.stderr, /up failed: removing the cluster this run started/);
+        const after = hostState();
+        for (const key of Object.keys(after) as (keyof HostState)[]) {
+            assert.deepStrictEqual(after[key], hostBeforeUp[key], `${key} after the failed up equal those before`);
+        }
     });
 });

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { projectRoot } from "./engine";
 
@@ -74,12 +75,15 @@ export function loadImagesIntoNode(): NodeImages {
     };
     const api = value("API_IMAGE");
     const apiNext = `${api.slice(0, api.lastIndexOf(":"))}:e2e-rollout-2`;
-    // The engine may have been started by the script above, after this process read scripts/env.sh.
-    const socket = path.join(process.env.API_STACK_DOCKER_DIR ?? "", "docker.sock");
-    const dockerHost = fs.existsSync(socket) ? { DOCKER_HOST: `unix://${socket}` } : {};
-    execFileSync("docker", ["tag", api, apiNext], { env: { ...process.env, ...dockerHost } });
+    execFileSync("docker", ["tag", api, apiNext], { env: dockerEnv() });
     execFileSync("bash", [path.join(projectRoot, "scripts", "cluster.sh"), "load-images", apiNext], { stdio: "inherit" });
     return { api, apiNext, postgres: value("POSTGRES_IMAGE") };
+}
+
+/** The environment of `docker` commands: the engine may have been started after this process read scripts/env.sh. */
+export function dockerEnv(): NodeJS.ProcessEnv {
+    const socket = path.join(process.env.API_STACK_DOCKER_DIR ?? "", "docker.sock");
+    return fs.existsSync(socket) ? { ...process.env, DOCKER_HOST: `unix://${socket}` } : process.env;
 }
 
 /** Stops the Docker engine that {@link loadImagesIntoNode} started (its bridge and rules go with it), if it did. */
@@ -103,4 +107,25 @@ export async function waitFor(what: string, check: () => boolean, timeoutMs = 12
         }
         await new Promise((resolve) => setTimeout(resolve, 500));
     }
+}
+
+/**
+ * A second checkout of the project's scripts and tool definitions (tracked and new files, as git lists
+ * them) in a temporary folder: another user's clone on the same machine. The caller removes it.
+ */
+export function secondCheckout(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-second-checkout-"));
+    const files = execFileSync(
+        "git",
+        ["ls-files", "--cached", "--others", "--exclude-standard", "-z", "scripts", "tools", "package.json"],
+        {
+            cwd: projectRoot,
+            encoding: "utf8",
+        },
+    );
+    for (const file of files.split("\0").filter(Boolean)) {
+        fs.mkdirSync(path.join(dir, path.dirname(file)), { recursive: true });
+        fs.copyFileSync(path.join(projectRoot, file), path.join(dir, file));
+    }
+    return dir;
 }

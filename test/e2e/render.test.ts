@@ -93,8 +93,8 @@ for (const stackName of ["dev", "prod"] as const) {
             const files = renderedFiles(renderDir);
             const apiSecret = files
                 .map((file) => parse(fs.readFileSync(path.join(renderDir, file), "utf8")))
-                .find((object) => object?.kind === "Secret" && object.metadata?.name === "api-database");
-            assert.ok(apiSecret, `a rendered Secret api-database among ${files.join(", ")}`);
+                .find((object) => object?.kind === "Secret" && /^api-database-[0-9a-f]{10}$/.test(object.metadata?.name));
+            assert.ok(apiSecret, `a rendered Secret api-database-<checksum> among ${files.join(", ")}`);
             // The provider may render stringData as it is, or as base64 data.
             const apiUrl = String(apiSecret.stringData?.url ?? Buffer.from(String(apiSecret.data?.url ?? ""), "base64").toString("utf8"));
             assert.match(

@@ -26,8 +26,10 @@ case "$args" in
   *" create -f - "*) cat >"$FAKE_DIR/created-$(ls "$FAKE_DIR" | grep -c '^created-' || true).json" ;;
   *" get job "*" -o json "*) echo '{"metadata":{"name":"src","labels":{"a":"b","batch.kubernetes.io/job-name":"src"}},"spec":{"selector":{"matchLabels":{"x":"y"}},"template":{"metadata":{"labels":{"a":"b","controller-uid":"u","batch.kubernetes.io/controller-uid":"u"}},"spec":{"containers":[{"name":"c"}]}}}}' ;;
   *" get job "*) echo "Complete" ;;
-  *" logs job/postgres-backup-list-"*) printf '%s' "$FAKE_BACKUPS" ;;
-  *" logs job/postgres-backup-manual-"*) echo "backup dev-20261127T150000Z.dump: 4096 bytes" ;;
+  *" get pods -l batch.kubernetes.io/job-name="*" --field-selector=status.phase=Succeeded "*)
+    echo "pod/$(sed 's/.*batch.kubernetes.io.job-name=\([^ ]*\).*/\1/' <<<"$args")-x1y2z" ;;
+  *" logs pod/postgres-backup-list-"*) printf '%s' "$FAKE_BACKUPS" ;;
+  *" logs pod/postgres-backup-manual-"*) echo "backup dev-20261127T150000Z.dump: 4096 bytes" ;;
   *" get deployment api "*) echo 3 ;;
 esac
 `;

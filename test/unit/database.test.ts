@@ -1,5 +1,6 @@
 import * as assert from "assert";
-import { migrationJobName } from "../../components/database-access";
+import * as crypto from "crypto";
+import { apiSecretName, migrationJobName } from "../../components/database-access";
 import { apiRoles, loginOfRotation, rolesSql } from "../../components/database-roles";
 import { backupScript } from "../../components/postgres-backup";
 import { cronProblem } from "../../stacks/schemas";
@@ -228,7 +229,21 @@ describe("the API logs in as a role of its own, whose password rotates without d
         assert.strictEqual(byName(first, "api-database-roles").inputs.metadata.name, "api-database-roles-0");
         assert.strictEqual(byName(third, "api-database-roles").inputs.metadata.name, "api-database-roles-3");
         assert.deepStrictEqual(byName(third, "api-database-password").inputs.keepers, { rotation: "3" });
-        assert.strictEqual(third.one(secretType, "api-database").stringData.value.url.startsWith("postgresql://api_b:"), true);
+        assert.strictEqual(byName(third, "api-database-credentials").inputs.stringData.value.url.startsWith("postgresql://api_b:"), true);
+    });
+
+    it("the API's Secret is named by its content and immutable: a rotation adds a new one beside the old (no delete-first replace)", () => {
+        const secretOf = (run: ProgramRun) => byName(run, "api-database-credentials").inputs;
+        for (const run of [first, third]) {
+            const secret = secretOf(run);
+            const url = secret.stringData.value.url;
+            assert.strictEqual(secret.metadata.name, apiSecretName(crypto.createHash("sha256").update(url).digest("hex")));
+            assert.match(secret.metadata.name, /^api-database-[0-9a-f]{10}$/);
+            assert.strictEqual(secret.immutable, true);
+        }
+        assert.notStrictEqual(secretOf(first).metadata.name, secretOf(third).metadata.name);
+        const mounted = (run: ProgramRun) => byName(run, "api-deployment").inputs.spec.template.spec.volumes[0].secret.secretName;
+        assert.strictEqual(mounted(third), secretOf(third).metadata.name, "the pods mount the new Secret");
     });
 
     it("the roles Job reads both passwords from Secrets by name, and sets this rotation's as the owner", () => {
@@ -260,7 +275,10 @@ describe("the API logs in as a role of its own, whose password rotates without d
         }
         const deployment = byName(first, "api-deployment");
         assert.ok(deployment.dependsOn.includes("api-database-roles"));
-        assert.strictEqual(deployment.inputs.spec.template.spec.volumes[0].secret.secretName, "api-database");
+        assert.strictEqual(
+            deployment.inputs.spec.template.spec.volumes[0].secret.secretName,
+            byName(first, "api-database-credentials").inputs.metadata.name,
+        );
     });
 
     it("the API's pods roll (checksum), the owner's password and the server's pod stay as they were", () => {

@@ -137,7 +137,7 @@ describe("the database password stays secret", () => {
         const mount = container.volumeMounts.find((m: { mountPath: string }) => m.mountPath === "/var/run/secrets/api-stack/database");
         assert.strictEqual(mount.readOnly, true);
         const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
-        assert.strictEqual(volume.secret.secretName, "api-database", "the API's own login, not the owner's postgres-credentials");
+        assert.match(volume.secret.secretName, /^api-database-[0-9a-f]{10}$/, "the API's own login, not the owner's postgres-credentials");
         assert.deepStrictEqual(volume.secret.items, [{ key: "url", path: "url" }]);
     });
 
@@ -158,7 +158,11 @@ describe("the database password stays secret", () => {
         assert.ok(secretMarker in owner, "stringData is marked secret");
         assert.strictEqual(owner.value.password, mockPassword);
         assert.strictEqual(owner.value.url, `postgresql://app:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`);
-        const api = run.one("kubernetes:core/v1:Secret", "api-database").stringData;
+        const apiSecret = run
+            .all("kubernetes:core/v1:Secret")
+            .find((secret) => /^api-database-[0-9a-f]{10}$/.test(secret.inputs.metadata.name));
+        assert.ok(apiSecret, "the API's Secret, named api-database-<checksum>");
+        const api = apiSecret.inputs.stringData;
         assert.ok(secretMarker in api, "the API's stringData is marked secret");
         assert.strictEqual(api.value.url, `postgresql://api_a:${mockPassword}@postgres.api-stack-prod.svc.cluster.local:5432/app`);
         const rotation = run.one("kubernetes:core/v1:Secret", "api-database-rotation-0").stringData;
