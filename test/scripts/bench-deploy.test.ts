@@ -1,4 +1,5 @@
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -129,6 +130,17 @@ describe("bench:deploy arguments", () => {
             refusal([], { ...env, POSTGRES_IMAGE: "Postgres Standin" }),
             /^POSTGRES_IMAGE "Postgres Standin": allowed: an image reference repository:tag/,
         );
+    });
+
+    it("npm run bench:deploy passes its flags on to the script (bash -c drops them unless they are handed over)", () => {
+        const env = { ...process.env, KUBECONFIG: kubeconfig };
+        const result = spawnSync("npm", ["run", "--silent", "bench:deploy", "--", "--runs", "0"], {
+            cwd: projectRoot,
+            env,
+            encoding: "utf8",
+        });
+        assert.strictEqual(result.status, 2, `${result.stdout}${result.stderr}`);
+        assert.match(result.stderr, /^bench:deploy: --runs "0": allowed: a whole number from 1 to 20$/m);
     });
 
     it("without a cluster it says how to name one, and a missing kubeconfig is named with where it came from", () => {
