@@ -9,8 +9,8 @@ import { taintEffects, tolerationOperators } from "../components/pod";
  */
 
 const labelNameText = "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
-export const labelKeyAllowed = `a label key: an optional DNS subdomain prefix and '/', then a name of ${labelNameText}`;
-export const labelValueAllowed = `a label value: empty, or ${labelNameText}`;
+const labelKeyAllowed = `a label key: an optional DNS subdomain prefix and '/', then a name of ${labelNameText}`;
+const labelValueAllowed = `a label value: empty, or ${labelNameText}`;
 const nodeSelectorAllowed = 'a map of node label key to value, such as {"type": "kwok"}';
 const tolerationFields = ["key", "operator", "value", "effect", "tolerationSeconds"];
 const tolerationsAllowed = `a list of tolerations, each with the fields ${tolerationFields.join(", ")}`;
@@ -19,14 +19,14 @@ const labelName = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** A qualified name as Kubernetes checks label keys: `[prefix/]name`. */
-export function isLabelKey(key: string): boolean {
+function isLabelKey(key: string): boolean {
     const parts = key.split("/");
     const name = parts[parts.length - 1];
     const prefixOk = parts.length === 1 || (parts.length === 2 && parts[0].length <= 253 && dnsSubdomain.test(parts[0]));
     return prefixOk && name.length <= 63 && labelName.test(name);
 }
 
-export function isLabelValue(value: string): boolean {
+function isLabelValue(value: string): boolean {
     return value === "" || (value.length <= 63 && labelName.test(value));
 }
 
@@ -73,7 +73,11 @@ export function nodeSelector() {
 const toleration = z
     .strictObject(
         {
-            key: labelKey().optional(),
+            // Empty, with Exists, tolerates every taint.
+            key: z
+                .string({ error: `allowed: ${labelKeyAllowed}, or empty` })
+                .refine((key) => key === "" || isLabelKey(key), `allowed: ${labelKeyAllowed}, or empty`)
+                .optional(),
             operator: z.enum(tolerationOperators, { error: `allowed: one of ${tolerationOperators.join(", ")}` }).optional(),
             value: labelValue().optional(),
             effect: z

@@ -45,6 +45,17 @@ describe("where the API's pods go: apiNodeSelector and apiTolerations", () => {
     });
 });
 
+describe("apiTolerations takes what Kubernetes takes", () => {
+    it("an empty key with Exists (every taint) and an absent operator (Kubernetes' Equal) are accepted as given", async () => {
+        const tolerations = [
+            { key: "", operator: "Exists" },
+            { key: "dedicated", value: "api" },
+        ];
+        const run = await runProgram("dev", { ...prebuilt, apiTolerations: JSON.stringify(tolerations) });
+        assert.deepStrictEqual(run.one(deploymentType, "api").spec.template.spec.tolerations, tolerations);
+    });
+});
+
 describe("bad apiTolerations: every bad toleration is reported, each by its place in the list", () => {
     it("three bad entries give three problems, naming [0], [2] and [3] and not the good [1]", async () => {
         const tolerations = [
