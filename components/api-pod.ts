@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { restrictedPodTemplate, spreadOverNodes } from "./pod";
+import { restrictedPodTemplate, spreadOverNodes, type Toleration } from "./pod";
 import { ContainerResources, containerResources, jobResources } from "./resources";
 
 /** The port the app listens on: the contract with `app/` (PORT defaults to it there too). */
@@ -26,6 +26,10 @@ export interface ApiPodArgs {
     };
     /** The fewest pods that will run: above one, they are spread over nodes. */
     readonly lowestReplicas: number;
+    /** Labels a node must carry to run the API. @default any node */
+    readonly nodeSelector?: Record<string, string>;
+    /** Taints the API's pods may be scheduled despite. @default none */
+    readonly tolerations?: readonly Toleration[];
 }
 
 /**
@@ -65,6 +69,8 @@ export function apiPodTemplate(args: ApiPodArgs): k8s.types.input.core.v1.PodTem
         annotations: { "checksum/database-secret": args.database.secretChecksum },
         uid: apiUid,
         affinity: args.lowestReplicas > 1 ? spreadOverNodes(args.selector) : undefined,
+        nodeSelector: args.nodeSelector,
+        tolerations: args.tolerations,
         // preStop (5 s) + the app's own drain bound (20 s) fit in this.
         terminationGracePeriodSeconds: 30,
         container: {

@@ -4,6 +4,7 @@ import { apiContainerPort, apiPodTemplate } from "./api-pod";
 import type { PostgresConnection } from "./database-access";
 import { commonLabels, selectorLabels, WorkloadIdentity } from "./labels";
 import { databaseClientEgress } from "./network";
+import type { Toleration } from "./pod";
 import { ContainerResources } from "./resources";
 import { serviceAwaitAnnotations } from "./service-await";
 
@@ -50,6 +51,13 @@ export interface ApiArgs {
     readonly awaitServiceAddress?: boolean;
     /** Add a HorizontalPodAutoscaler; `replicas` is then left to it. */
     readonly autoscaling?: ApiAutoscalingArgs;
+    /**
+     * Node labels the API's pods require (the pod's `nodeSelector`), e.g. a node pool. The database
+     * is not affected. @default any node
+     */
+    readonly nodeSelector?: Record<string, string>;
+    /** Taints the API's pods tolerate, e.g. of a dedicated node pool. @default none */
+    readonly tolerations?: readonly Toleration[];
 }
 
 /** The identity of the API's pods, exported so that the database can admit exactly them. */
@@ -106,6 +114,8 @@ export class Api extends pulumi.ComponentResource {
                         resources: args.resources,
                         database: args.database,
                         lowestReplicas,
+                        nodeSelector: args.nodeSelector,
+                        tolerations: args.tolerations,
                     }),
                 },
             },

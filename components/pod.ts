@@ -5,6 +5,24 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 type Container = k8s.types.input.core.v1.Container;
 type Volume = k8s.types.input.core.v1.Volume;
 
+export const tolerationOperators = ["Equal", "Exists"] as const;
+/** The taint effects a toleration may name; "" matches every effect. */
+export const taintEffects = ["NoSchedule", "PreferNoSchedule", "NoExecute", ""] as const;
+
+/** A Kubernetes toleration, as a stack's config spells it (the fields of `core/v1 Toleration`). */
+export interface Toleration {
+    /** The taint's key; empty (with `Exists`) tolerates every taint. */
+    readonly key?: string;
+    /** @default "Equal" */
+    readonly operator?: (typeof tolerationOperators)[number];
+    /** The taint's value, compared with `Equal`; none with `Exists`. */
+    readonly value?: string;
+    /** The taint effect tolerated. @default "" (every effect) */
+    readonly effect?: (typeof taintEffects)[number];
+    /** With `NoExecute` only: how long the pod stays on a node after the taint appears. */
+    readonly tolerationSeconds?: number;
+}
+
 /** What differs between this project's pods; everything else is the same hardened shape. */
 export interface PodTemplateArgs {
     /** Labels of the pod: the workload's common labels. */
@@ -20,6 +38,10 @@ export interface PodTemplateArgs {
     readonly volumes: Volume[];
     /** Scheduling preferences, e.g. {@link spreadOverNodes}. */
     readonly affinity?: k8s.types.input.core.v1.Affinity;
+    /** Labels a node must carry to run the pod. @default any node */
+    readonly nodeSelector?: Record<string, string>;
+    /** Taints the pod may be scheduled despite. @default none */
+    readonly tolerations?: readonly Toleration[];
     /** `Never` for a Job's pod, so that a failed attempt stays for its logs and the Job counts it. @default the pod's Always */
     readonly restartPolicy?: "Never";
 }
@@ -36,6 +58,8 @@ export function restrictedPodTemplate(args: PodTemplateArgs): k8s.types.input.co
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(args.uid),
             affinity: args.affinity,
+            nodeSelector: args.nodeSelector,
+            tolerations: args.tolerations ? [...args.tolerations] : undefined,
             terminationGracePeriodSeconds: args.terminationGracePeriodSeconds,
             restartPolicy: args.restartPolicy,
             containers: [{ imagePullPolicy: "IfNotPresent", ...args.container, securityContext: restrictedContainerSecurityContext }],

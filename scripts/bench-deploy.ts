@@ -12,10 +12,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { contentTag } from "../components/build-context";
-import { ProjectCopy, projectRoot } from "../test/e2e/engine";
+import { postgresImageConfig } from "../stacks/local-cluster";
+import { configJson, ProjectCopy, projectRoot } from "../test/e2e/engine";
 import { BenchOptions, parseArgs, usage, UsageError } from "./bench-deploy/args";
 import { EndpointSliceList, readRendered, servicesWithoutReadyEndpoints } from "./bench-deploy/manifests";
 import { formatTable, formatTargets, Row, RowName } from "./bench-deploy/report";
+import { scaleConfig, simulatedNodeSelectorText } from "./bench-deploy/scale";
 
 function log(message: string): void {
     console.error(`bench:deploy: ${message}`);
@@ -61,8 +63,17 @@ class Cluster {
             );
         }
         const server = this.kubectl("config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").trim();
-        const nodes = this.kubectl("get", "nodes", "--no-headers").trim().split("\n").length;
-        return `${server}, ${nodes} node(s)`;
+        const count = (...selector: string[]) =>
+            (JSON.parse(this.kubectl("get", "nodes", "-o", "json", ...selector)) as { items: unknown[] }).items.length;
+        const nodes = count();
+        const simulated = count("-l", simulatedNodeSelectorText());
+        if (this.options.on === "simulated" && simulated === 0) {
+            throw new Error(
+                `--on simulated: no node of the cluster carries ${simulatedNodeSelectorText()}; ` +
+                    "start the local cluster with simulated nodes (npm run cluster:up -- --nodes 20) or use --on any",
+            );
+        }
+        return `${server}, ${nodes} node(s), ${simulated} of them simulated (${simulatedNodeSelectorText()})`;
     }
 
     /** Waits until every `namespace/name` Service has a ready endpoint. */
@@ -129,11 +140,7 @@ async function createStack(program: CliProgram, name: string, config: Record<str
     }
     const workspace = await automation.LocalWorkspace.create({ workDir: program.programDir, pulumiHome, envVars: program.envVars });
     const stack = await automation.Stack.create(name, workspace);
-    const values: automation.ConfigMap = {};
-    for (const [key, value] of Object.entries(config)) {
-        values[key.includes(":") ? key : `api-stack:${key}`] = { value };
-    }
-    await stack.setAllConfig(values);
+    await stack.setAllConfigJson(configJson(program.programDir, config));
 }
 
 /** The engine's floor: a TypeScript program of one ConfigMap, in a folder of its own. */
@@ -194,7 +201,15 @@ async function bench(options: BenchOptions): Promise<void> {
     const floor = floorProgram(copy.dir, `bench-floor-${id}`);
     const renderDir = (label: string) => path.join(copy.dir, `rendered-${label}`);
     // Identical to the kubectl row, which waits for no load balancer address; nothing protected, so each run can be destroyed.
-    const common = { imageBuild: "false", imageRef: image, apiServiceAwaitAddress: "false", protect: "false" };
+    const common = {
+        imageBuild: "false",
+        imageRef: image,
+        apiServiceAwaitAddress: "false",
+        protect: "false",
+        ...postgresImageConfig(options.postgresImage),
+        ...scaleConfig(options),
+    };
+    const scale = `API replicas ${options.replicas ?? "as the stack's"}, on ${options.on} nodes`;
     const target = (label: string): Record<string, string> =>
         cluster
             ? options.context
@@ -203,7 +218,9 @@ async function bench(options: BenchOptions): Promise<void> {
             : { "kubernetes:renderYamlToDirectory": renderDir(label) };
     const cleanups: (() => void)[] = [];
     const rows: Row[] = [];
-    log(`stack ${options.stack}, image ${image}, ${options.runs} runs per row, on ${where}`);
+    log(
+        `stack ${options.stack}, image ${image}, PostgreSQL ${options.postgresImage ?? "as the stack's"}, ${scale}, ${options.runs} runs per row, on ${where}`,
+    );
     try {
         if (cluster) {
             const namespace = `bench-kubectl-${id}`;
@@ -287,7 +304,7 @@ async function bench(options: BenchOptions): Promise<void> {
 
     const load = os.loadavg().map((value) => value.toFixed(1));
     console.log(
-        `\n${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} CPUs, load ${load.join(" ")}, node ${process.version}; stack ${options.stack} on ${where}`,
+        `\n${new Date().toISOString()}, ${os.hostname()}, ${os.cpus().length} CPUs, load ${load.join(" ")}, node ${process.version}; stack ${options.stack}, ${scale}, on ${where}`,
     );
     console.log("pulumi up runs with --yes --skip-preview; ratios are of medians\n");
     console.log(formatTable(rows));

@@ -21,18 +21,27 @@ export const localStorageClass = "local-static";
  *   prints it as POSTGRES_IMAGE), when it is not the official one
  */
 export function localClusterConfig(kubeconfig: string, projectRoot: string, postgresImage?: string): Record<string, string> {
-    const postgres: Record<string, string> = {};
-    if (postgresImage) {
-        const colon = postgresImage.lastIndexOf(":");
-        postgres["api-stack:postgresImageRepository"] = postgresImage.slice(0, colon);
-        postgres["api-stack:postgresVersion"] = postgresImage.slice(colon + 1);
-    }
     return {
-        ...postgres,
+        ...postgresImageConfig(postgresImage),
         "kubernetes:kubeconfig": kubeconfig,
         "api-stack:imageBuild": "false",
         "api-stack:imageRef": `api-stack/api:${contentTag(path.join(projectRoot, "app"))}`,
         "api-stack:postgresStorageClass": localStorageClass,
         "api-stack:apiServiceAwaitAddress": "false",
+    };
+}
+
+/**
+ * The config that runs PostgreSQL from `repository:tag` (such as the stand-in that scripts/images-base.sh
+ * makes); none when it is undefined, so that the stack's own image stays.
+ */
+export function postgresImageConfig(postgresImage?: string): Record<string, string> {
+    if (!postgresImage) {
+        return {};
+    }
+    const colon = postgresImage.lastIndexOf(":");
+    return {
+        "api-stack:postgresImageRepository": postgresImage.slice(0, colon),
+        "api-stack:postgresVersion": postgresImage.slice(colon + 1),
     };
 }

@@ -44,6 +44,41 @@ export function dnsLabel(what: string) {
     return required(allowed).max(63, `allowed: ${allowed}`).regex(dns1123Label, `allowed: ${allowed}`);
 }
 
+/**
+ * What to report of a value's issues: the first problem of a plain value, and of a map or list the
+ * first problem of each field, named by its place and value (`[0].operator = "Equals": allowed: ...`).
+ */
+export function issueTexts(issues: readonly z.core.$ZodIssue[]): string[] {
+    const reported = new Map<string, string>();
+    for (const issue of issues) {
+        const where = fieldPath(issue.path);
+        if (reported.has(where)) {
+            continue;
+        }
+        if (issue.code === "invalid_key") {
+            reported.set(where, `key ${JSON.stringify(issue.path[issue.path.length - 1])}: ${issue.issues[0]?.message ?? issue.message}`);
+        } else if (where === "" || issue.code === "unrecognized_keys") {
+            reported.set(where, `${where ? `${where} ` : ""}${issue.message}`);
+        } else {
+            reported.set(where, `${where} = ${JSON.stringify(issue.input)}: ${issue.message}`);
+        }
+    }
+    return [...reported.values()];
+}
+
+/** `[0].operator`, `["kubernetes.io/os"]`: a place inside a config value, as a reader would write it. */
+function fieldPath(path: readonly PropertyKey[]): string {
+    return path
+        .map((part, index) =>
+            typeof part === "number"
+                ? `[${part}]`
+                : index > 0 && /^[A-Za-z]\w*$/.test(String(part))
+                  ? `.${String(part)}`
+                  : `[${JSON.stringify(String(part))}]`,
+        )
+        .join("");
+}
+
 /** Absent and empty both mean "not set": Pulumi.yaml gives optional keys an empty default. */
 export function optional<T extends z.ZodType>(schema: T) {
     return z.preprocess((value) => (value === "" ? undefined : value), schema.optional());

@@ -11,7 +11,8 @@ import { postgresMajor, supportedPostgresMajors, type PostgresArgs } from "../co
 import { closest, declaredKeys, secretConfigKeys } from "./declared-keys";
 import { deployedPostgresMajor } from "./deployed";
 import { parseBytes, parseCpu } from "./quantity";
-import { boolean, bytes, cpu, cron, dnsLabel, integer, oneOf, optional, required } from "./schemas";
+import { nodeSelector, tolerations } from "./scheduling";
+import { boolean, bytes, cpu, cron, dnsLabel, integer, issueTexts, oneOf, optional, required } from "./schemas";
 
 /**
  * The one place that reads stack configuration. Every key is declared in Pulumi.yaml with its
@@ -90,6 +91,8 @@ const fields = {
     apiAutoscalingMinReplicas: integer(1, 1000),
     apiAutoscalingMaxReplicas: integer(1, 1000),
     apiAutoscalingTargetCpuPercent: integer(1, 100),
+    apiNodeSelector: nodeSelector(),
+    apiTolerations: tolerations(),
     postgresImageRepository: required("an image name without tag, e.g. postgres or mirror.example.com/library/postgres").regex(
         /^([a-z0-9.-]+(:[0-9]+)?\/)?[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/,
         "allowed: an image name without tag, e.g. postgres or mirror.example.com/library/postgres",
@@ -184,11 +187,11 @@ export function parseSettings(input: ConfigInput): Settings {
     }
     const parsed: Partial<Parsed> = {};
     for (const key of Object.keys(fields) as FieldName[]) {
-        const result = fields[key].safeParse(input.values[key]);
+        const result = fields[key].safeParse(input.values[key], { reportInput: true });
         if (result.success) {
             (parsed as Record<string, unknown>)[key] = result.data;
         } else {
-            problem(key, result.error.issues[0].message);
+            issueTexts(result.error.issues).forEach((text) => problem(key, text));
         }
     }
 
@@ -293,6 +296,8 @@ function freeze(input: ConfigInput, v: Parsed): Settings {
                       targetCpuPercent: v.apiAutoscalingTargetCpuPercent,
                   }
                 : undefined,
+            nodeSelector: v.apiNodeSelector,
+            tolerations: v.apiTolerations,
         },
         postgres: {
             imageRepository: v.postgresImageRepository,

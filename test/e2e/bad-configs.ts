@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { configRefusals } from "../unit/config-refusals";
+import { configRefusals, schedulingRefusals } from "../unit/config-refusals";
 import { failure, preview, ProjectCopy } from "./engine";
 
 /**
@@ -13,7 +13,7 @@ export const badConfigs: { title: string; overrides: Record<string, string>; key
     { title: "storage 0Gi", overrides: { postgresStorageSize: "0Gi" }, key: "postgresStorageSize" },
     { title: "latest image", overrides: { imageRef: "registry.example.com/api:latest" }, key: "imageRef" },
     { title: "namespace not a DNS label", overrides: { namespace: "Prod_Namespace" }, key: "namespace" },
-    ...configRefusals.filter((refusal) => refusal.realEngine),
+    ...[...configRefusals, ...schedulingRefusals].filter((refusal) => refusal.realEngine),
 ];
 
 /**

@@ -4,6 +4,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { parse } from "yaml";
 
 /**
  * Drives the real Pulumi engine (CLI, language host, provider plugins) through the Automation
@@ -44,6 +45,34 @@ export function programEntries(root = projectRoot): string[] {
     const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: root, encoding: "utf8" });
     const entries = new Set(files.split("\0").map((file) => file.split("/")[0]));
     return [...entries].filter((entry) => entry !== "" && !notProgram.has(entry) && fs.existsSync(path.join(root, entry))).sort();
+}
+
+/**
+ * Config values as `pulumi config set-all --json` takes them; keys without a namespace belong to the
+ * project. A key that Pulumi.yaml declares as an object or array goes in as that structure, since
+ * the engine refuses text for it; its text here is the JSON the engine hands the program. Text that
+ * is no JSON goes in as text, for the engine's type check to refuse.
+ */
+export function configJson(programDir: string, values: Record<string, string>): string {
+    const project = parse(fs.readFileSync(path.join(programDir, "Pulumi.yaml"), "utf8")) as {
+        name: string;
+        config?: Record<string, { type?: string }>;
+    };
+    const entries = Object.entries(values).map(([key, value]) => {
+        const name = key.includes(":") ? key : `${project.name}:${key}`;
+        const type = name.startsWith(`${project.name}:`) ? project.config?.[name.slice(project.name.length + 1)]?.type : undefined;
+        const structure = type === "object" || type === "array" ? jsonOrUndefined(value) : undefined;
+        return [name, structure === undefined ? { value, secret: false } : { value, objectValue: structure, secret: false }];
+    });
+    return JSON.stringify(Object.fromEntries(entries));
+}
+
+function jsonOrUndefined(text: string): unknown {
+    try {
+        return JSON.parse(text) as unknown;
+    } catch {
+        return undefined;
+    }
 }
 
 export interface StepRecord {
@@ -112,11 +141,7 @@ export class ProjectCopy {
     }
 
     async setConfig(stack: automation.Stack, values: Record<string, string>): Promise<void> {
-        const config: automation.ConfigMap = {};
-        for (const [key, value] of Object.entries(values)) {
-            config[key.includes(":") ? key : `api-stack:${key}`] = { value };
-        }
-        await stack.setAllConfig(config);
+        await stack.setAllConfigJson(configJson(this.programDir, values));
     }
 
     /** Replaces `from` with `to` in a file of the copy: a deliberately changed program. */

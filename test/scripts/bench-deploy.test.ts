@@ -1,10 +1,14 @@
 import * as assert from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseArgs, UsageError } from "../../scripts/bench-deploy/args";
 import { readRendered, servicesWithoutReadyEndpoints } from "../../scripts/bench-deploy/manifests";
 import { formatTable, formatTargets, ratio, Row, summarize } from "../../scripts/bench-deploy/report";
+import { scaleConfig, simulatedNodeSelectorText, simulatedTaint } from "../../scripts/bench-deploy/scale";
+import { configJson, projectRoot } from "../e2e/engine";
+import { runProgram } from "../unit/harness";
 
 /** The deployment benchmark's pieces that need no cluster: arguments, statistics, the table, the rendered manifests. */
 
@@ -34,13 +38,29 @@ describe("bench:deploy arguments", () => {
             kubeconfig,
             context: undefined,
             image: undefined,
+            postgresImage: undefined,
+            replicas: undefined,
+            on: "any",
         });
         assert.strictEqual(parseArgs([], { API_STACK_KUBECONFIG: kubeconfig }, stacks)?.kubeconfig, kubeconfig);
     });
 
     it("takes every flag, as `--flag value` or `--flag=value`", () => {
         const options = parseArgs(
-            ["--stack", "prod", "--runs=5", "--kubeconfig", kubeconfig, "--context=node-1", "--image", "registry.local/api:1.2"],
+            [
+                "--stack",
+                "prod",
+                "--runs=5",
+                "--kubeconfig",
+                kubeconfig,
+                "--context=node-1",
+                "--image",
+                "registry.local/api:1.2",
+                "--postgres-image=registry.local/postgres:15.10",
+                "--replicas",
+                "200",
+                "--on=simulated",
+            ],
             {},
             stacks,
         );
@@ -51,12 +71,18 @@ describe("bench:deploy arguments", () => {
             kubeconfig,
             context: "node-1",
             image: "registry.local/api:1.2",
+            postgresImage: "registry.local/postgres:15.10",
+            replicas: 200,
+            on: "simulated",
         });
         assert.deepStrictEqual(parseArgs(["--render", "--runs", "1"], {}, stacks), {
             stack: "dev",
             runs: 1,
             render: true,
             image: undefined,
+            postgresImage: undefined,
+            replicas: undefined,
+            on: "any",
         });
         assert.strictEqual(parseArgs(["--help"], {}, stacks), undefined);
     });
@@ -68,10 +94,53 @@ describe("bench:deploy arguments", () => {
         assert.match(refusal(["--image", "Bad Ref"], { KUBECONFIG: kubeconfig }), /^--image "Bad Ref": allowed: an image reference/);
         assert.match(
             refusal(["--fast"]),
-            /^unknown argument "--fast"; allowed: --stack, --runs, --kubeconfig, --context, --image, --render, --help$/,
+            /^unknown argument "--fast"; allowed: --stack, --runs, --kubeconfig, --context, --image, --postgres-image, --replicas, --on, --render, --help$/,
         );
         assert.strictEqual(refusal(["--stack"]), "--stack needs a value");
         assert.match(refusal(["--render", "--kubeconfig", kubeconfig]), /^--kubeconfig ".*": not allowed with --render/);
+    });
+
+    it("scale flags: --replicas from 1 to 500 and --on any or simulated, also in render mode; others refused naming flag, value and range", () => {
+        const env = { KUBECONFIG: kubeconfig };
+        assert.strictEqual(parseArgs(["--replicas", "1"], env, stacks)?.replicas, 1);
+        assert.strictEqual(parseArgs(["--replicas=500"], env, stacks)?.replicas, 500);
+        assert.deepStrictEqual(
+            [parseArgs(["--render", "--replicas", "200", "--on", "simulated"], {}, stacks)].map((o) => [o?.replicas, o?.on]),
+            [[200, "simulated"]],
+        );
+        for (const replicas of ["0", "501", "2.5", "-3", "many", "1e2"]) {
+            assert.strictEqual(refusal(["--replicas", replicas], env), `--replicas "${replicas}": allowed: a whole number from 1 to 500`);
+        }
+        for (const on of ["real", "kwok", "Simulated"]) {
+            assert.strictEqual(refusal(["--on", on], env), `--on "${on}": allowed: any or simulated`);
+        }
+        assert.strictEqual(refusal(["--on"], env), "--on needs a value");
+    });
+
+    it("PostgreSQL's image: the stand-in named by POSTGRES_IMAGE unless --postgres-image names another; a reference without a tag is refused", () => {
+        const env = { KUBECONFIG: kubeconfig, POSTGRES_IMAGE: "api-stack/postgres-standin:15.20-deb12u1" };
+        assert.strictEqual(parseArgs([], env, stacks)?.postgresImage, "api-stack/postgres-standin:15.20-deb12u1");
+        assert.strictEqual(parseArgs(["--postgres-image", "postgres:16.4"], env, stacks)?.postgresImage, "postgres:16.4");
+        assert.strictEqual(parseArgs([], { ...env, POSTGRES_IMAGE: "" }, stacks)?.postgresImage, undefined);
+        assert.strictEqual(
+            refusal(["--postgres-image", "postgres"], env),
+            '--postgres-image "postgres": allowed: an image reference repository:tag, such as api-stack/postgres-standin:15.20-deb12u1',
+        );
+        assert.match(
+            refusal([], { ...env, POSTGRES_IMAGE: "Postgres Standin" }),
+            /^POSTGRES_IMAGE "Postgres Standin": allowed: an image reference repository:tag/,
+        );
+    });
+
+    it("npm run bench:deploy passes its flags on to the script (bash -c drops them unless they are handed over)", () => {
+        const env = { ...process.env, KUBECONFIG: kubeconfig };
+        const result = spawnSync("npm", ["run", "--silent", "bench:deploy", "--", "--runs", "0"], {
+            cwd: projectRoot,
+            env,
+            encoding: "utf8",
+        });
+        assert.strictEqual(result.status, 2, `${result.stdout}${result.stderr}`);
+        assert.match(result.stderr, /^bench:deploy: --runs "0": allowed: a whole number from 1 to 20$/m);
     });
 
     it("without a cluster it says how to name one, and a missing kubeconfig is named with where it came from", () => {
@@ -175,5 +244,64 @@ describe("bench:deploy reads the manifests the program rendered", () => {
             items: [slice("api", false), slice("api", false, true), slice("postgres", false), { metadata: {}, endpoints: null }],
         };
         assert.deepStrictEqual(servicesWithoutReadyEndpoints(["api", "postgres", "absent"], slices), ["postgres", "absent"]);
+    });
+});
+
+describe("bench:deploy scale mode: the config every row deploys", () => {
+    const prebuilt = { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" };
+
+    it("adds nothing by default, so each row deploys the stack as committed", () => {
+        assert.deepStrictEqual(scaleConfig({ replicas: undefined, on: "any" }), {});
+    });
+
+    it("--replicas fixes the count with autoscaling off; --on simulated selects type=kwok and tolerates their taint", () => {
+        assert.deepStrictEqual(scaleConfig({ replicas: 200, on: "simulated" }), {
+            apiReplicas: "200",
+            apiAutoscaling: "false",
+            apiNodeSelector: '{"type":"kwok"}',
+            apiTolerations: '[{"key":"api-stack.dev/simulated","value":"true","effect":"NoSchedule","operator":"Equal"}]',
+        });
+    });
+
+    it("the program renders it onto the API's pods only: 200 replicas on simulated nodes, PostgreSQL where it was", async () => {
+        const run = await runProgram("prod", { ...prebuilt, ...scaleConfig({ replicas: 200, on: "simulated" }) });
+        const api = run.one("kubernetes:apps/v1:Deployment", "api");
+        assert.strictEqual(api.spec.replicas, 200);
+        assert.deepStrictEqual(api.spec.template.spec.nodeSelector, { type: "kwok" });
+        assert.deepStrictEqual(api.spec.template.spec.tolerations, [
+            { key: "api-stack.dev/simulated", operator: "Equal", value: "true", effect: "NoSchedule" },
+        ]);
+        const postgres = run.one("kubernetes:apps/v1:Deployment", "postgres").spec.template.spec;
+        assert.deepStrictEqual([postgres.nodeSelector, postgres.tolerations], [undefined, undefined]);
+    });
+
+    it("the label and taint are the ones scripts/cluster.sh and scripts/cluster-node.sh taint the simulated nodes with", () => {
+        const clusterScript = fs.readFileSync(path.join(projectRoot, "scripts", "cluster.sh"), "utf8");
+        const nodeScript = fs.readFileSync(path.join(projectRoot, "scripts", "cluster-node.sh"), "utf8");
+        assert.match(nodeScript, new RegExp(`^SIMULATED_TAINT="${simulatedTaint.key.replace(/\./g, "\\.")}"$`, "m"));
+        assert.ok(
+            clusterScript.includes(
+                `taint nodes -l ${simulatedNodeSelectorText()} "$SIMULATED_TAINT=${simulatedTaint.value}:${simulatedTaint.effect}"`,
+            ),
+            "cluster.sh taints the nodes that the bench selects, with the taint it tolerates",
+        );
+        assert.strictEqual(simulatedNodeSelectorText(), "type=kwok");
+    });
+
+    it("stack config sets the map and list keys as structures, which the engine's type check requires, and other keys as text", () => {
+        const config = JSON.parse(
+            configJson(projectRoot, { ...scaleConfig({ replicas: 3, on: "simulated" }), "kubernetes:context": "kind-a", apiLogLevel: "[" }),
+        ) as Record<string, { value: string; objectValue?: unknown; secret: boolean }>;
+        assert.deepStrictEqual(config["api-stack:apiNodeSelector"], {
+            value: '{"type":"kwok"}',
+            objectValue: { type: "kwok" },
+            secret: false,
+        });
+        assert.deepStrictEqual(config["api-stack:apiTolerations"].objectValue, [
+            { key: "api-stack.dev/simulated", value: "true", effect: "NoSchedule", operator: "Equal" },
+        ]);
+        assert.deepStrictEqual(config["api-stack:apiReplicas"], { value: "3", secret: false });
+        assert.deepStrictEqual(config["api-stack:apiLogLevel"], { value: "[", secret: false });
+        assert.deepStrictEqual(config["kubernetes:context"], { value: "kind-a", secret: false });
     });
 });

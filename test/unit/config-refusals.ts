@@ -120,3 +120,99 @@ export const databaseRefusals: ConfigRefusal[] = [
         mentions: new RegExp(`"${user}": is one of the API's own roles \\(api, api_a, api_b\\), which the owner must not be`),
     })),
 ];
+
+/** Where the API's pods go: each refusal names the key, the place inside its value, the value and what is allowed. */
+export const schedulingRefusals: ConfigRefusal[] = [
+    {
+        title: "node selector with a key that is no label key",
+        overrides: { apiNodeSelector: JSON.stringify({ "node pool": "api" }) },
+        key: "apiNodeSelector",
+        mentions: /: key "node pool": allowed: a label key: an optional DNS subdomain prefix and '\/', then a name of at most 63/,
+        realEngine: true,
+    },
+    {
+        title: "node selector with a value that is no label value",
+        overrides: { apiNodeSelector: JSON.stringify({ pool: "api nodes" }) },
+        key: "apiNodeSelector",
+        mentions: /: \["pool"\] = "api nodes": allowed: a label value: empty, or at most 63/,
+    },
+    {
+        title: "node selector with a number for a value",
+        overrides: { apiNodeSelector: JSON.stringify({ generation: 5 }) },
+        key: "apiNodeSelector",
+        mentions: /: \["generation"\] = 5: allowed: a label value: .*, as a string \(quote it in YAML\)/,
+    },
+    {
+        title: "node selector as a list",
+        overrides: { apiNodeSelector: JSON.stringify(["pool=api"]) },
+        key: "apiNodeSelector",
+        mentions: /= "\[\\"pool=api\\"\]": allowed: a map of node label key to value, such as \{"type": "kwok"\}/,
+    },
+    {
+        title: "node selector as key=value text",
+        overrides: { apiNodeSelector: "pool=api" },
+        key: "apiNodeSelector",
+        mentions: /= "pool=api": is not JSON; allowed: a map of node label key to value/,
+    },
+    {
+        title: "tolerations as one map, not a list",
+        overrides: { apiTolerations: JSON.stringify({ key: "dedicated", effect: "NoSchedule" }) },
+        key: "apiTolerations",
+        mentions: /: allowed: a list of tolerations, each with the fields key, operator, value, effect, tolerationSeconds/,
+    },
+    {
+        title: "toleration operator Equals",
+        overrides: { apiTolerations: JSON.stringify([{ key: "dedicated", operator: "Equals", value: "api" }]) },
+        key: "apiTolerations",
+        mentions: /: \[0\]\.operator = "Equals": allowed: one of Equal, Exists/,
+        realEngine: true,
+    },
+    {
+        title: "toleration effect NoScheduled",
+        overrides: {
+            apiTolerations: JSON.stringify([
+                { key: "a", value: "b" },
+                { key: "dedicated", effect: "NoScheduled" },
+            ]),
+        },
+        key: "apiTolerations",
+        mentions: /: \[1\]\.effect = "NoScheduled": allowed: one of NoSchedule, PreferNoSchedule, NoExecute, or "" \(every effect\)/,
+    },
+    {
+        title: "toleration with a misspelt field",
+        overrides: { apiTolerations: JSON.stringify([{ key: "dedicated", efect: "NoSchedule" }]) },
+        key: "apiTolerations",
+        mentions:
+            /: \[0\] has "efect", which a toleration does not have; allowed: the fields key, operator, value, effect, tolerationSeconds/,
+    },
+    {
+        title: "tolerationSeconds with NoSchedule",
+        overrides: { apiTolerations: JSON.stringify([{ key: "dedicated", effect: "NoSchedule", tolerationSeconds: 60 }]) },
+        key: "apiTolerations",
+        mentions: /: \[0\]\.tolerationSeconds = 60: is only allowed with effect NoExecute, not "NoSchedule"; allowed: effect NoExecute/,
+    },
+    {
+        title: "tolerationSeconds negative",
+        overrides: { apiTolerations: JSON.stringify([{ key: "dedicated", effect: "NoExecute", tolerationSeconds: -5 }]) },
+        key: "apiTolerations",
+        mentions: /: \[0\]\.tolerationSeconds = -5: allowed: a whole number of seconds, 0 or more/,
+    },
+    {
+        title: "toleration with a value under Exists",
+        overrides: { apiTolerations: JSON.stringify([{ key: "dedicated", operator: "Exists", value: "api" }]) },
+        key: "apiTolerations",
+        mentions: /: \[0\]\.value = "api": is not allowed with operator Exists, which matches any value/,
+    },
+    {
+        title: "toleration without a key under Equal",
+        overrides: { apiTolerations: JSON.stringify([{ value: "api", effect: "NoSchedule" }]) },
+        key: "apiTolerations",
+        mentions: /: \[0\]\.operator = "Equal": is not allowed without a key; allowed: operator Exists when key is empty/,
+    },
+    {
+        title: "toleration key that is no label key",
+        overrides: { apiTolerations: JSON.stringify([{ key: "dedicated node", operator: "Exists" }]) },
+        key: "apiTolerations",
+        mentions: /: \[0\]\.key = "dedicated node": allowed: a label key/,
+    },
+];

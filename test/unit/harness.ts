@@ -56,19 +56,24 @@ function mockState(type: string, inputs: any): Record<string, unknown> {
 export function stackConfig(stack: string, overrides: Record<string, string> = {}): Record<string, string> {
     const projectFile = parse(fs.readFileSync(path.join(projectRoot, "Pulumi.yaml"), "utf8"));
     const config: Record<string, string> = {};
-    for (const [key, declaration] of Object.entries<{ default?: string | number | boolean }>(projectFile.config)) {
+    for (const [key, declaration] of Object.entries<{ default?: unknown }>(projectFile.config)) {
         if (declaration.default !== undefined) {
-            config[`${project}:${key}`] = String(declaration.default);
+            config[`${project}:${key}`] = configText(declaration.default);
         }
     }
     const stackFile = parse(fs.readFileSync(path.join(projectRoot, `Pulumi.${stack}.yaml`), "utf8"));
-    for (const [key, value] of Object.entries(stackFile.config ?? {})) {
-        config[key] = String(value);
+    for (const [key, value] of Object.entries<unknown>(stackFile.config ?? {})) {
+        config[key] = configText(value);
     }
     for (const [key, value] of Object.entries(overrides)) {
         config[key.includes(":") ? key : `${project}:${key}`] = value;
     }
     return config;
+}
+
+/** A config value as the engine hands it over: maps and lists as JSON, everything else as its text. */
+function configText(value: unknown): string {
+    return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
 }
 
 /**

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { parseSettings, SettingsError, validatedKeys } from "../../stacks/settings";
-import { configRefusals, databaseRefusals } from "./config-refusals";
+import { configRefusals, databaseRefusals, schedulingRefusals } from "./config-refusals";
 import { ProgramError, projectRoot, runProgram, stackConfig } from "./harness";
 
 const prebuilt = { imageBuild: "false", imageRef: "registry.example.com/api-stack/api:1.4.2" };
@@ -121,6 +121,7 @@ const badConfigs: { title: string; overrides: Record<string, string>; key: strin
     { title: "bad database user", overrides: { postgresUser: "drop table;" }, key: "postgresUser", mentions: /SQL identifier/ },
     ...configRefusals,
     ...databaseRefusals,
+    ...schedulingRefusals,
 ];
 
 describe("bad stack config fails before anything is registered", () => {
