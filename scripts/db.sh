@@ -224,6 +224,8 @@ restore_job="postgres-restore-$(stamp)"
 # shellcheck disable=SC2016 # the pod's shell expands $BACKUP and $PGDATABASE
 job_from_backup "$restore_job" 'set -euo pipefail
 test -f "/backups/$BACKUP"
+# A new pod may be refused for its first seconds, until the NetworkPolicy agent admits its address.
+for _ in $(seq 1 15); do pg_isready --quiet --timeout=2 && break; sleep 1; done
 pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction --exit-on-error --dbname="$PGDATABASE" "/backups/$BACKUP"
 echo "restored $BACKUP"' "$backup" | run_job "$restore_job" 3600 >&2
 
