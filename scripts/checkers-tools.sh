@@ -23,7 +23,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$API_STACK_CACHE/venv"
 # One run at a time per cache: a second run waits, then finds the first one's installs up to date.
 hold_lock 9 "$API_STACK_CACHE/checkers-tools.lock"
-stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# From the files' contents alone: every clone that shares the cache computes the same stamp.
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # Python checkers.
 want="$(stamp_of "$ROOT/checks/requirements.txt")"
