@@ -76,7 +76,8 @@ download() {
 # reported, and the build that needs the module downloads it again and fails with its own log.
 prefetch() {
   local specs=() spec start=$SECONDS
-  mapfile -t specs < <(pending_modules)
+  # The CLI and the language host share one wrapper: each module once.
+  mapfile -t specs < <(pending_modules | awk 'NF && !seen[$0]++')
   [ ${#specs[@]} -gt 0 ] || return 0
   say "prefetch: downloading the Go modules of ${specs[*]} ($prefetch_jobs at a time; log: $LOG_DIR/prefetch.log)"
   for spec in "${specs[@]}"; do
@@ -95,11 +96,18 @@ prefetch() {
 }
 
 # lane <letter> <command...>: the command's output, each line prefixed with the lane's letter, and
-# copied (unprefixed) to the lane's log for the summary of a failure.
+# copied (unprefixed) to the lane's log for the summary of a failure. The lane ends with the command,
+# even when something the command left running still holds its output (then setup stops it).
 lane() {
-  local letter="$1"
+  local letter="$1" rc=0 printer tries=20
   shift
-  "$@" 2>&1 </dev/null | tee "$LOG_DIR/setup-lane-$letter.log" | sed -u "s/^/$letter | /" >&2
+  "$@" </dev/null > >(tee "$LOG_DIR/setup-lane-$letter.log" | sed -u "s/^/$letter | /" >&2) 2>&1 || rc=$?
+  printer=$!
+  while [ $tries -gt 0 ] && kill -0 "$printer" 2>/dev/null; do
+    sleep 0.1
+    tries=$((tries - 1))
+  done
+  return "$rc"
 }
 cluster_and_checkers() { bash scripts/cluster-tools.sh && bash scripts/checkers-tools.sh; }
 
@@ -154,6 +162,8 @@ while [ ${#letter_of[@]} -gt 0 ]; do
   name="${job_name[$done_pid]}"
   letter="${letter_of[$done_pid]}"
   unset "job_name[$done_pid]" "letter_of[$done_pid]"
+  # Anything the lane left behind in its group (a build of a script that has failed) goes with it.
+  kill -TERM -- "-$done_pid" 2>/dev/null || true
   if [ "$rc" -ne 0 ]; then
     stop_jobs
     say "$name failed (exit $rc); every other build is stopped. Its last lines:"
