@@ -13,7 +13,7 @@
 # Each line of a lane starts with "A |" or "B |"; each build still logs to its own file in
 # $API_STACK_CACHE/logs, and each lane's output is copied to setup-lane-<A|B>.log there. When a lane
 # fails, the other is stopped and setup exits 1 with the failing lane's last lines (the build's log
-# and what to do next); an interruption stops both lanes and every build they started.
+# and what to do next); SIGINT or SIGTERM stops both lanes and every build they started (exit 130 or 143).
 #
 # Usage: scripts/setup.sh [--help]
 set -euo pipefail
@@ -122,13 +122,19 @@ start_job() { # start_job <name> <command...>
   set +m
   job_name[$!]="$name"
 }
+any_job_running() {
+  local pid
+  for pid in "${!job_name[@]}"; do
+    kill -0 -- "-$pid" 2>/dev/null && return 0
+  done
+  return 1
+}
 # Asks each job's process group to stop, gives it 10 s, then kills what is left; returns once the jobs
 # have ended, so that no build outlives setup.
 stop_jobs() {
   local pid tries=50
-  [ ${#job_name[@]} -gt 0 ] || return 0
   for pid in "${!job_name[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  while [ $tries -gt 0 ] && for pid in "${!job_name[@]}"; do kill -0 -- "-$pid" 2>/dev/null && break; false; done; do
+  while [ $tries -gt 0 ] && any_job_running; do
     sleep 0.2
     tries=$((tries - 1))
   done
@@ -139,7 +145,8 @@ stop_jobs() {
   done
 }
 trap stop_jobs EXIT
-trap 'say "interrupted: stopping the builds"; exit 130' INT TERM
+trap 'say "interrupted: stopping the builds"; exit 130' INT
+trap 'say "terminated: stopping the builds"; exit 143' TERM
 
 npm_ci .
 npm_ci app
