@@ -5,14 +5,18 @@
 # Idempotent: each part is skipped when its stamp matches the pinned versions, so running it again is
 # quick. The cache paths are set by scripts/env.sh.
 #
-# Usage: scripts/checkers-tools.sh [--help]
+# Usage: scripts/checkers-tools.sh [--pending-modules] [--help]
+#   --pending-modules  print tools/checkers when kube-score is due to be built, and install nothing
+#                (scripts/setup.sh downloads its Go modules ahead of the build).
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+pending_only=false
 case "${1:-}" in
   -h | --help) usage; exit 0 ;;
+  --pending-modules) pending_only=true ;;
   "") ;;
   *) usage_error "unknown argument '$1'" ;;
 esac
@@ -22,13 +26,17 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/env.sh"
 VENV="$API_STACK_CACHE/venv"
 # One run at a time per cache: a second run waits, then finds the first one's installs up to date.
-hold_lock 9 "$API_STACK_CACHE/checkers-tools.lock"
-stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
+# Listing what is due only reads, so it never waits.
+$pending_only || hold_lock 9 "$API_STACK_CACHE/checkers-tools.lock"
+# From the files' contents alone: every clone that shares the cache computes the same stamp.
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 
 # Python checkers.
 want="$(stamp_of "$ROOT/checks/requirements.txt")"
 stamp="$VENV/.api-stack-checkers"
-if [ -x "$VENV/bin/checkov" ] && [ -x "$VENV/bin/kubernetes-validate" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+if $pending_only; then
+  :
+elif [ -x "$VENV/bin/checkov" ] && [ -x "$VENV/bin/kubernetes-validate" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   say "python checkers: up to date in $VENV"
 else
   start=$SECONDS
@@ -45,6 +53,8 @@ want="$(stamp_of "$ROOT/tools/checkers/go.mod" "$ROOT/tools/checkers/go.sum")"
 stamp="$API_STACK_BIN/.kube-score.stamp"
 if [ -x "$API_STACK_BIN/kube-score" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   say "kube-score: up to date in $API_STACK_BIN"
+elif $pending_only; then
+  echo tools/checkers
 else
   start=$SECONDS
   command -v go >/dev/null || die "go is required to build kube-score" "install Go 1.25 or later, then rerun"
@@ -58,4 +68,5 @@ else
   echo "$want" >"$stamp"
   say "kube-score: built in $((SECONDS - start))s"
 fi
+$pending_only && exit 0
 say "ready: $VENV/bin/kubernetes-validate, $VENV/bin/checkov, $API_STACK_BIN/kube-score"

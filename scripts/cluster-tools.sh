@@ -11,9 +11,12 @@
 # so it is rebuilt whenever that module changes (a stamp in $API_STACK_CACHE/stamps), never taken from PATH.
 # Builds are slow on a cold Go cache (tens of minutes on 2 cores); later runs only check versions.
 #
-# Usage: scripts/cluster-tools.sh [--print-env] [--help]
+# Usage: scripts/cluster-tools.sh [--print-env | --pending-modules] [--help]
 #   --print-env   print the chosen paths as shell assignments on stdout (KWOK_*_BINARY, COREDNS_BINARY,
 #                 KUBE_ROUTER_BINARY, ...), for eval; progress goes to stderr either way.
+#   --pending-modules  print the Go module of each build that is due, one a line (a tools/ folder, or
+#                 module@version for a `go install`), and build nothing (scripts/setup.sh downloads them
+#                 ahead of the builds).
 # Logs: $API_STACK_CACHE/logs/cluster-tools-<step>.log
 set -euo pipefail
 
@@ -21,14 +24,17 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 print_env=false
+pending_only=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --print-env) print_env=true ;;
+    --pending-modules) pending_only=true ;;
     -h | --help) usage; exit 0 ;;
     *) usage_error "unknown argument '$1'" ;;
   esac
   shift
 done
+! { $print_env && $pending_only; } || usage_error "--print-env and --pending-modules exclude each other"
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -83,10 +89,23 @@ find_tool() {
   return 0
 }
 
+# The Go module a build step downloads: its wrapper folder, or module@version for a `go install`.
+step_module() {
+  case "$1" in
+    kwok) echo "sigs.k8s.io/kwok@$KWOK_VERSION" ;;
+    kube-router) echo "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" ;;
+    *) echo "tools/$1" ;;
+  esac
+}
+
 # Runs a build step: $1 step name, $2 what to do next on failure, rest: the command.
 run_step() {
   local step="$1" hint="$2" log="$LOG_DIR/cluster-tools-$1.log" start rc
   shift 2
+  if $pending_only; then
+    step_module "$step"
+    return
+  fi
   start=$SECONDS
   say "building $step (log: $log) ..."
   set +e
@@ -191,8 +210,9 @@ build_kube_router() {
   mv -f "$out/kube-router" "$API_STACK_BIN/"
 }
 
-# One build at a time per cache (another checkout or a parallel `cluster:up` may be building).
-hold_lock 9 "$API_STACK_CACHE/cluster-tools.lock"
+# One build at a time per cache (another checkout or a parallel `cluster:up` may be building). Listing
+# what is due only reads, so it never waits for a build.
+$pending_only || hold_lock 9 "$API_STACK_CACHE/cluster-tools.lock"
 
 total_start=$SECONDS
 declare -A path_of
@@ -233,6 +253,7 @@ if need_build kube-router; then
   need_build kube-router || true
 fi
 
+$pending_only && exit 0
 for name in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy etcd kwok kwokctl coredns kube-router; do
   if [ -z "${path_of[$name]}" ]; then
     say "FAILED: no usable $name after building (it reports '$(reported_version "$API_STACK_BIN/$name" || true)')."

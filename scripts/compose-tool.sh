@@ -4,14 +4,22 @@
 # scripts/env.sh hands to the docker CLI through DOCKER_CONFIG. A first build takes minutes; later runs
 # only check the version.
 #
-# Usage: scripts/compose-tool.sh [--help]
+# Usage: scripts/compose-tool.sh [--pending-modules] [--help]
+#   --pending-modules  print tools/compose when the plugin is due to be built, and build nothing
+#                (scripts/setup.sh downloads its Go modules ahead of the build).
 # Log: $API_STACK_CACHE/logs/compose.log
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-takes_no_arguments "$@"
+pending_only=false
+case "${1:-}" in
+  -h | --help) usage; exit 0 ;;
+  --pending-modules) pending_only=true ;;
+  "") ;;
+  *) usage_error "unknown option '$1'" ;;
+esac
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
@@ -19,11 +27,15 @@ takes_no_arguments "$@"
 plugin_dir="$API_STACK_CACHE/docker-config/cli-plugins"
 log="$API_STACK_CACHE/logs/compose.log"
 mkdir -p "$plugin_dir"
-# Two runs at once would write the same plugin binary.
-hold_lock 9 "$plugin_dir/.lock"
+# Two runs at once would write the same plugin binary. Listing what is due only reads.
+$pending_only || hold_lock 9 "$plugin_dir/.lock"
 
 if docker compose version --short 2>/dev/null | grep -q '^v\{0,1\}2\.'; then
   say "docker compose $(docker compose version --short) is ready"
+  exit 0
+fi
+if $pending_only; then
+  echo tools/compose
   exit 0
 fi
 version=$(sed -nE 's#^\s*github.com/docker/compose/v2 (v[0-9.]+).*#\1#p' "$API_STACK_ROOT/tools/compose/go.mod")

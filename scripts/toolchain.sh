@@ -6,6 +6,8 @@
 # Usage: scripts/toolchain.sh [options]        (or: npm run toolchain)
 #   --force      rebuild every binary even when the one in the cache is current.
 #   --versions   check that the wrapper modules build the locked versions, print them, build nothing.
+#   --pending-modules  print the tools/ folder of each binary that is due to be built, one a line, and
+#                build nothing (scripts/setup.sh downloads their Go modules ahead of the builds).
 #   -h, --help   this text.
 #
 # A `pulumi` of the pinned version already on PATH (outside the cache) is used as it is: the CLI is
@@ -20,11 +22,13 @@ set -euo pipefail
 
 force=false
 print_versions=false
+pending_only=false
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
     --force) force=true ;;
     --versions) print_versions=true ;;
+    --pending-modules) pending_only=true ;;
     *) usage_error "unknown option '$1'" ;;
   esac
   shift
@@ -85,7 +89,8 @@ STAMP_DIR="$API_STACK_CACHE/stamps"
 PROVIDER_DIR="$API_STACK_CACHE/providers"
 mkdir -p "$LOG_DIR" "$STAMP_DIR" "$PROVIDER_DIR"
 # One run at a time per cache: a second run waits, then finds the first one's binaries up to date.
-hold_lock 9 "$API_STACK_CACHE/toolchain.lock"
+# Listing what is due only reads, so it never waits for a build.
+$pending_only || hold_lock 9 "$API_STACK_CACHE/toolchain.lock"
 
 # stamp_of <name> <wrapper dir> <package> <version>: what the binary was built from. A change of the
 # wrapper's go.mod/go.sum, of the Go files of the package it builds (tests aside), of the version or of the Go
@@ -108,6 +113,10 @@ build() {
   stamp="$(stamp_of "$name" "$dir" "$pkg" "$version")"
   if ! $force && [ -x "$out" ] && [ "$(cat "$STAMP_DIR/$name" 2>/dev/null)" = "$stamp" ]; then
     say "$name $version: up to date"
+    return
+  fi
+  if $pending_only; then
+    echo "$dir"
     return
   fi
   local step_start=$SECONDS
@@ -166,13 +175,16 @@ else
   build pulumi-language-nodejs tools/pulumi ./pulumi-language-nodejs \
     "-X main.version=$CLI_VERSION" "$CLI_VERSION"
   PULUMI="$API_STACK_BIN/pulumi"
-  got="$("$PULUMI" version)"
-  [ "$got" = "v$CLI_VERSION" ] || die "$PULUMI reports $got, not v$CLI_VERSION" "rerun with --force"
+  if ! $pending_only; then
+    got="$("$PULUMI" version)"
+    [ "$got" = "v$CLI_VERSION" ] || die "$PULUMI reports $got, not v$CLI_VERSION" "rerun with --force"
+  fi
 fi
 
 # 2. The provider plugins, registered in PULUMI_HOME so that the engine finds them by name and
 #    version and never tries a download.
 register() { # register <plugin name> <version>: our build; skipped when the installed copy is identical
+  ! $pending_only || return 0
   local name="$1" version="$2" bin="$PROVIDER_DIR/pulumi-resource-$1"
   local installed="$PULUMI_HOME/plugins/resource-$name-v$version/pulumi-resource-$name"
   if [ -f "$installed" ] && cmp -s "$bin" "$installed"; then
@@ -198,6 +210,8 @@ upstream_plugin() { # upstream_plugin <plugin name> <version>: 0 when upstream's
     say "plugin resource $name $version: already in $PULUMI_HOME"
     return 0
   fi
+  # A download may still fail: its wrapper's modules are worth having at hand.
+  ! $pending_only || return 1
   if timeout 300 "$PULUMI" plugin install resource "$name" "$version" >"$LOG_DIR/plugin-download-$name.log" 2>&1; then
     say "plugin resource $name $version: downloaded by $PULUMI"
     return 0
@@ -219,4 +233,5 @@ if ! upstream_plugin random "$RANDOM_VERSION"; then
   register random "$RANDOM_VERSION"
 fi
 
+$pending_only && exit 0
 say "ready: $PULUMI ($("$PULUMI" version)); use it after '. scripts/env.sh' (PATH, PULUMI_HOME, backend)"
