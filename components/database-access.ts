@@ -156,6 +156,11 @@ export class DatabaseAccess extends pulumi.ComponentResource {
         // A Job that failed (the database was down) runs again, as a replacement, at the next `pulumi up`;
         // without this the provider would only wait again for the failed one.
         const annotations = { "pulumi.com/replaceUnready": "true" };
+        // A Job is replaced when its name changes. Delete first: after a failed release is rolled back,
+        // the Job to recreate has the name of the one a create-first replace still holds for deletion, and
+        // that deletion would then remove the Job just made. Only dependsOn edges lead here, so nothing
+        // that depends on these Jobs is replaced with them.
+        const jobOptions: pulumi.CustomResourceOptions = { parent: this, deleteBeforeReplace: true };
         const job = (spec: k8s.types.input.core.v1.PodTemplateSpec): k8s.types.input.batch.v1.JobSpec => ({
             // One retry for a passing hiccup; the deadline bounds a database that is down.
             backoffLimit: 1,
@@ -177,7 +182,7 @@ export class DatabaseAccess extends pulumi.ComponentResource {
                     }),
                 ),
             },
-            { parent: this, dependsOn: [args.server.deployment] },
+            { ...jobOptions, dependsOn: [args.server.deployment] },
         );
 
         // Letters and digits only, so the password needs no escaping inside the URL.
@@ -217,7 +222,7 @@ export class DatabaseAccess extends pulumi.ComponentResource {
                 ),
             },
             // After the migrations: the grants cover the tables they created.
-            { parent: this, dependsOn: [migration] },
+            { ...jobOptions, dependsOn: [migration] },
         );
 
         const url = pulumi.secret(

@@ -85,6 +85,14 @@ export function registerDay2Tests(context: Day2Context): void {
         await up(stack);
         assert.strictEqual(api().status.readyReplicas, context.replicas());
         assert.ok(!exists("-n", namespace, "job", "api-migrate-e2e-failing-migration"), "the failed release's Job is gone");
+        // The good release's Job is there again (db:restore reruns it), under the name its image gives.
+        const migrations = kubectlJson("-n", namespace, "get", "jobs", "-l", "app.kubernetes.io/name=database-job").items.map(
+            (item: { metadata: { name: string } }) => item.metadata.name,
+        );
+        assert.ok(
+            migrations.some((name: string) => name.startsWith("api-migrate-") && name.endsWith(context.apiImage().split(":").pop() ?? "")),
+            `the release's migration Job exists: ${migrations.join(", ")}`,
+        );
         assert.deepStrictEqual(Object.keys(byOp(await preview(stack))), ["same"]);
     });
 
