@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import net from "node:net";
 import type { Logger } from "pino";
 import type { Pool } from "pg";
 import { buildApp } from "./app";
@@ -10,6 +11,11 @@ import { createAppState, type AppState } from "./state";
 
 /** Shutdown must finish well inside the pod's 30 s grace period, or the kubelet sends SIGKILL. */
 const SHUTDOWN_DEADLINE_MS = 20_000;
+/**
+ * During shutdown every response carries `Connection: close`, so a client retires the kept-alive connection
+ * it arrives on; connections still open after this long are closed (well inside the deadline).
+ */
+const DRAIN_IDLE_MS = 5_000;
 const MIGRATION_RETRY_MAX_MS = 10_000;
 
 function readConfigOrExit(): Config {
@@ -75,6 +81,15 @@ async function waitForCurrentSchema(pool: Pool, logger: Logger, state: AppState)
     }
 }
 
+/** Resolves once `server` has no connections left, or after `timeoutMs`. */
+async function drained(server: net.Server, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const open = () => new Promise<number>((resolve) => server.getConnections((err, count) => resolve(err ? 0 : count)));
+    while (Date.now() < deadline && (await open()) > 0) {
+        await sleep(50);
+    }
+}
+
 function handleSignals(app: FastifyInstance, pool: Pool, logger: Logger, state: AppState): void {
     const shutdown = async (signal: NodeJS.Signals) => {
         if (state.shuttingDown) return;
@@ -85,6 +100,12 @@ function handleSignals(app: FastifyInstance, pool: Pool, logger: Logger, state: 
             process.exit(1);
         }, SHUTDOWN_DEADLINE_MS).unref();
         try {
+            // Stop accepting connections but keep the kept-alive ones: http.Server's close() would also cut
+            // the idle ones at once, racing a request a client is already sending on one (ECONNRESET).
+            // net.Server's close() only stops the listener. Every response now says Connection: close (app.ts),
+            // so clients retire their connections; app.close() then cuts whatever is still open.
+            net.Server.prototype.close.call(app.server);
+            await drained(app.server, DRAIN_IDLE_MS);
             await app.close();
             await pool.end();
             logger.info("shutdown complete");

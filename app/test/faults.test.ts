@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import http from "node:http";
 import pg from "pg";
 import { pgTest } from "./fixtures";
 import { createDatabase, query, request, spawnServer, waitFor, type ServerProcess } from "./helpers";
@@ -122,6 +123,30 @@ describe("faults", function () {
             }
             const rows = await query<{ n: number }>(databaseUrl, "SELECT count(*)::int AS n FROM items WHERE name LIKE 'in-flight-%'");
             assert.equal(rows[0].n, 8);
+        });
+
+        it("a request on a kept-alive connection right after SIGTERM is served with Connection: close, not reset", async function () {
+            const server = await spawnServer({ DATABASE_URL: await createDatabase() });
+            // One socket, kept alive: the second request goes on the connection the first one left idle.
+            const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+            const get = () =>
+                new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+                    http.get(`${server.base}/livez`, { agent }, (res) => {
+                        res.resume();
+                        res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+                    }).on("error", reject);
+                });
+            try {
+                assert.deepEqual(await get(), { status: 200, connection: "keep-alive" });
+                server.child.kill("SIGTERM");
+                await waitFor(async () => server.output().includes("shutting down"), 2_000, "the shutdown log line");
+                await new Promise((resolve) => setTimeout(resolve, 200));
+                assert.deepEqual(await get(), { status: 200, connection: "close" });
+                assert.equal(await server.exited, 0, server.output());
+            } finally {
+                agent.destroy();
+                await server.stop();
+            }
         });
     });
 });
