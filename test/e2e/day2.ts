@@ -296,10 +296,28 @@ function podUids(namespace: string, app = "api"): string[] {
         .sort();
 }
 
-/** The API serves the restored items through its Service. */
+/**
+ * The API serves the restored items through its Service. A new connection each try, a few tries: the
+ * pods have just been scaled back, and a connection kept from before the restore leads to a pod that is gone.
+ */
 async function assertItemsServed(namespace: string): Promise<void> {
-    const response = await fetch(`${serviceUrl(namespace, "api")}/api/v1/items?limit=100`);
-    assert.strictEqual(response.status, 200, await response.clone().text());
-    const page = (await response.json()) as { items: { name: string }[] };
-    assert.ok(page.items.length > 0, "the API lists items again");
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+        let last: string;
+        try {
+            const response = await fetch(`${serviceUrl(namespace, "api")}/api/v1/items?limit=100`, { headers: { connection: "close" } });
+            if (response.status === 200) {
+                const page = (await response.json()) as { items: { name: string }[] };
+                assert.ok(page.items.length > 0, "the API lists items again");
+                return;
+            }
+            last = `${response.status} ${await response.text()}`;
+        } catch (error) {
+            last = String(error);
+        }
+        if (Date.now() > deadline) {
+            assert.fail(`the API did not list the restored items within 30 s; last answer: ${last}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 500));
+    }
 }
