@@ -13,13 +13,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pending_only=false
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  --pending-modules) pending_only=true ;;
-  "") ;;
-  *) usage_error "unknown argument '$1'" ;;
-esac
+takes_only_pending_modules "$@"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/env.sh

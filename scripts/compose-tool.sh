@@ -13,13 +13,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-pending_only=false
-case "${1:-}" in
-  -h | --help) usage; exit 0 ;;
-  --pending-modules) pending_only=true ;;
-  "") ;;
-  *) usage_error "unknown option '$1'" ;;
-esac
+takes_only_pending_modules "$@"
 
 # shellcheck source=scripts/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"

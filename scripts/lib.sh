@@ -48,6 +48,18 @@ takes_no_arguments() {
   esac
 }
 
+# takes_only_pending_modules "$@": for a tool script whose options are --help and --pending-modules (list the
+# Go modules of the builds that are due, for scripts/setup.sh to download; build nothing). Sets pending_only.
+takes_only_pending_modules() {
+  pending_only=false
+  case "${1:-}" in
+    -h | --help) usage; exit 0 ;;
+    --pending-modules) pending_only=true ;;
+    "") ;;
+    *) usage_error "unknown option '$1' (the options are --help and --pending-modules)" ;;
+  esac
+}
+
 # hold_lock <fd> <lock file> [timeout seconds]: keeps the lock until the script exits, so that two runs
 # never write the same files at once. A second run says whom it waits for, then waits (for ever, or up to
 # the timeout); once it holds the lock it must check again what the first run already did.
