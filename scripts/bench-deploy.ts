@@ -95,17 +95,23 @@ class Cluster {
         }
     }
 
-    /** Deletes a namespace of the bench and makes the volumes its claims held bindable again (Retain volumes). */
+    /**
+     * Deletes a namespace of the bench. On the local cluster its Retain volumes are then emptied and made
+     * Available through cluster.sh, as `cluster:up` does: a volume made bindable with its data still in it
+     * gave the next run's PostgreSQL the previous run's data directory, initialised with another password,
+     * and its migration Job failed on authentication. Another cluster's volumes are its provisioner's.
+     */
     removeNamespace(namespace: string): void {
         this.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=5m");
-        const volumes = JSON.parse(this.kubectl("get", "pv", "-o", "json")) as {
-            items: { metadata: { name: string }; spec: { claimRef?: { namespace?: string } }; status: { phase?: string } }[];
-        };
-        for (const volume of volumes.items) {
-            if (volume.status.phase === "Released" && volume.spec.claimRef?.namespace === namespace) {
-                this.kubectl("patch", "pv", volume.metadata.name, "--type", "json", "-p", '[{"op":"remove","path":"/spec/claimRef"}]');
-            }
+        if (this.isLocal) {
+            run("bash", [path.join(__dirname, "cluster.sh"), "recycle-volumes"]);
         }
+    }
+
+    /** Whether this is the local cluster of this checkout, whose volumes cluster.sh manages. */
+    private get isLocal(): boolean {
+        const local = process.env.API_STACK_KUBECONFIG;
+        return local !== undefined && path.resolve(local) === path.resolve(this.options.kubeconfig ?? "") && !this.options.context;
     }
 }
 

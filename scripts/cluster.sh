@@ -15,6 +15,8 @@
 #                    later `up` without it enforces them again.
 #   load-images REF...  import images from the Docker engine into the real node's runtime, where pods
 #                    with imagePullPolicy IfNotPresent find them (no registry is reachable).
+#   recycle-volumes  empty the volumes whose claim was deleted and make them Available again, as `up`
+#                    does: for tools that delete stacks between runs (the deploy benchmark).
 #   down             stop every process of the cluster (checked by pid) and remove its data.
 #   status           say whether it is up, where the kubeconfig is and how many nodes are Ready;
 #                    exits 1 when the cluster is down.
@@ -40,7 +42,7 @@ network_policy=true
 while [ $# -gt 0 ]; do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    up | down | status | load-images)
+    up | down | status | load-images | recycle-volumes)
       [ -z "$command" ] || usage_error "only one command at a time (got '$command' and '$1')"
       command="$1" ;;
     --nodes)
@@ -51,12 +53,12 @@ while [ $# -gt 0 ]; do
     --no-network-policy) network_policy=false ;;
     -*) usage_error "unknown option '$1'" ;;
     *)
-      [ "$command" = load-images ] || usage_error "unknown command '$1' (commands: up, down, status, load-images)"
+      [ "$command" = load-images ] || usage_error "unknown command '$1' (commands: up, down, status, load-images, recycle-volumes)"
       images+=("$1") ;;
   esac
   shift
 done
-[ -n "$command" ] || usage_error "missing command: up, down, status or load-images"
+[ -n "$command" ] || usage_error "missing command: up, down, status, load-images or recycle-volumes"
 [ "$command" != load-images ] || [ "${#images[@]}" -gt 0 ] || usage_error "load-images needs at least one image reference, e.g. api-stack/api:<tag>"
 [[ "$nodes" =~ ^[1-9][0-9]*$ ]] || usage_error "--nodes must be a positive whole number, got '$nodes'"
 [ "$nodes" = 3 ] || [ "$command" = up ] || usage_error "--nodes only applies to 'up'"
@@ -421,9 +423,15 @@ cmd_load_images() {
   done
 }
 
+cmd_recycle_volumes() {
+  kc get --raw /readyz >/dev/null 2>&1 || die "the local cluster is not running" "start it with npm run cluster:up"
+  recycle_released_volumes
+}
+
 case "$command" in
   up) cmd_up ;;
   load-images) cmd_load_images ;;
+  recycle-volumes) cmd_recycle_volumes ;;
   down) cmd_down ;;
   status) cmd_status ;;
 esac

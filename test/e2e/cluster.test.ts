@@ -476,6 +476,34 @@ describe("local cluster: faults while it runs", function () {
         }
     });
 
+    it("recycle-volumes empties a Released volume before it is bound again (a next claim never finds old data)", async () => {
+        const volume = kubectlJson("get", "pv").items.find((pv: { status: { phase: string } }) => pv.status.phase === "Available");
+        assert.ok(volume, "an Available volume to claim");
+        const name: string = volume.metadata.name;
+        const dir: string = volume.spec.hostPath.path;
+        const namespace = "e2e-recycle";
+        kubectl("create", "namespace", namespace);
+        try {
+            const claim = {
+                apiVersion: "v1",
+                kind: "PersistentVolumeClaim",
+                metadata: { name: "data", namespace },
+                spec: { accessModes: ["ReadWriteOnce"], volumeName: name, resources: { requests: { storage: "1Gi" } } },
+            };
+            execFileSync("kubectl", ["--kubeconfig", localKubeconfig(), "apply", "-f", "-"], { input: JSON.stringify(claim) });
+            await waitFor(`${name} bound`, () => kubectlJson("get", "pv", name).status.phase === "Bound", 30_000);
+            // What PostgreSQL would have left: a data directory initialised with another password.
+            fs.mkdirSync(`${dir}/pgdata`, { recursive: true });
+            fs.writeFileSync(`${dir}/pgdata/PG_VERSION`, "15\n");
+        } finally {
+            kubectl("delete", "namespace", namespace, "--wait=true");
+        }
+        await waitFor(`${name} released`, () => kubectlJson("get", "pv", name).status.phase === "Released", 30_000);
+        execFileSync("bash", [clusterScript, "recycle-volumes"], { stdio: ["ignore", "ignore", "pipe"] });
+        await waitFor(`${name} available`, () => kubectlJson("get", "pv", name).status.phase === "Available", 30_000);
+        assert.deepStrictEqual(fs.readdirSync(dir), [], `${dir} was emptied`);
+    });
+
     it("an image that the Docker engine does not have: load-images names it and how to build it", () => {
         const run = spawnSync("bash", [clusterScript, "load-images", "api-stack/api:e2e-never-built"], { encoding: "utf8" });
         assert.notStrictEqual(run.status, 0);
