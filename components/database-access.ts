@@ -221,8 +221,11 @@ export class DatabaseAccess extends pulumi.ComponentResource {
                     }),
                 ),
             },
-            // After the migrations: the grants cover the tables they created.
-            { ...jobOptions, dependsOn: [migration] },
+            // Beside the migration Job, not after it: a pod start and a Job's completion fewer on the way to
+            // the API's pods. Both hold the migration lock, and either order grants the same: default
+            // privileges cover the tables migrations create later, and the migration keeps
+            // schema_migrations' writes the owner's.
+            { ...jobOptions, dependsOn: [args.server.deployment] },
         );
 
         const url = pulumi.secret(

@@ -24,6 +24,13 @@ export function loginOfRotation(roles: ApiRoles, rotation: number): { current: s
     return { current: roles.logins[index], previous: roles.logins[1 - index] };
 }
 
+/**
+ * The key of the advisory lock that the API's migrations hold (MIGRATION_LOCK_KEY in
+ * app/src/schema-migrations.ts; a unit test keeps the two equal). The roles Job runs beside the
+ * migration Job and takes it too, so grants and migrations never interleave, in either order.
+ */
+export const migrationLockKey = "1637546799593672286";
+
 export interface RolesSqlArgs {
     readonly roles: ApiRoles;
     /** The database the API may use, and the only one its roles may connect to. */
@@ -50,6 +57,7 @@ export function rolesSql(args: RolesSqlArgs): string {
         "\\getenv login_password LOGIN_PASSWORD",
         "BEGIN;",
         "DO $$ BEGIN",
+        `  PERFORM pg_advisory_xact_lock(${migrationLockKey});`,
         ...[group, ...logins].map(
             (role) => `  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role}; END IF;`,
         ),

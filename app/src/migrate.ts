@@ -3,15 +3,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import type { Logger } from "pino";
+import { MIGRATION_LOCK_KEY, SCHEMA_MIGRATIONS_SQL } from "./schema-migrations";
 
 /** Where the versioned SQL files live, next to dist/ in the image and next to src/ in the repo. */
 export const MIGRATIONS_DIR = path.join(__dirname, "..", "migrations");
-
-/**
- * Key of the session-level advisory lock that serialises migrations between replicas. Any constant works as
- * long as every release uses the same one; this is sha256("api-stack:migrations") cut to a positive 63-bit integer.
- */
-export const MIGRATION_LOCK_KEY = "1637546799593672286";
 
 export interface Migration {
     readonly version: number;
@@ -78,12 +73,7 @@ export async function migrate(
         logger.info("waiting for the migration lock");
         await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATION_LOCK_KEY]);
         try {
-            await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-        version integer PRIMARY KEY,
-        name text NOT NULL,
-        checksum text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now()
-      )`);
+            await client.query(SCHEMA_MIGRATIONS_SQL);
             const { rows } = await client.query<{ version: number; checksum: string; name: string }>(
                 "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
             );

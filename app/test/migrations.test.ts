@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { loadMigrations, migrate, MIGRATION_LOCK_KEY, MIGRATIONS_DIR } from "../src/migrate";
+import { loadMigrations, migrate, MIGRATIONS_DIR } from "../src/migrate";
+import { MIGRATION_LOCK_KEY } from "../src/schema-migrations";
 import { createDatabase, query, request, silentLogger, spawnServer, waitFor } from "./helpers";
 
 async function appliedVersions(databaseUrl: string): Promise<number[]> {

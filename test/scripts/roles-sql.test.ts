@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { SCHEMA_MIGRATIONS_SQL } from "../../app/src/schema-migrations";
 import { apiRoles, rolesSql } from "../../components/database-roles";
 
 /**
@@ -26,6 +27,13 @@ function psql(url: string, sql: string, env: Record<string, string> = {}) {
     });
     return { status: result.status, stdout: result.stdout.trim(), stderr: result.stderr };
 }
+
+/** What the migration Job runs, as the owner: the bookkeeping table, the first migration and its record. */
+const migrationSql = [
+    SCHEMA_MIGRATIONS_SQL,
+    fs.readFileSync(path.join(projectRoot, "app", "migrations", "0001_create_items.sql"), "utf8"),
+    "INSERT INTO schema_migrations VALUES (1, 'create_items', 'x');",
+].join("\n");
 
 describe("the roles SQL on a real PostgreSQL", function () {
     this.timeout(120_000);
@@ -56,12 +64,8 @@ describe("the roles SQL on a real PostgreSQL", function () {
         assert.strictEqual(psql(admin.toString(), `CREATE DATABASE ${database};`).status, 0);
         owner = new URL(admin.toString());
         owner.pathname = `/${database}`;
-        // The schema as the migration Job leaves it (app/src/migrate.ts creates schema_migrations).
-        const schema = [
-            "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());",
-            fs.readFileSync(path.join(projectRoot, "app", "migrations", "0001_create_items.sql"), "utf8"),
-            "INSERT INTO schema_migrations VALUES (1, 'create_items', 'x');",
-        ].join("\n");
+        // The schema as the migration Job leaves it.
+        const schema = [migrationSql].join("\n");
         assert.strictEqual(psql(owner.toString(), schema).status, 0);
         const first = rotate(0, 10, passwords[0]);
         assert.strictEqual(first.status, 0, first.stderr);
@@ -151,5 +155,27 @@ describe("the roles SQL on a real PostgreSQL", function () {
             `SELECT rolvaliduntil > now() + interval '9 minutes' FROM pg_authid WHERE rolname = '${roles.logins[1]}';`,
         );
         assert.strictEqual(until.stdout, "t");
+    });
+
+    it("run before the first migration (the two Jobs run side by side), it grants the same: items writable, schema_migrations read-only", () => {
+        const fresh = `${database}_first`;
+        assert.strictEqual(psql(owner.toString(), `CREATE DATABASE ${fresh};`).status, 0);
+        const freshOwner = new URL(owner.toString());
+        freshOwner.pathname = `/${fresh}`;
+        const roles = psql(
+            freshOwner.toString(),
+            rolesSql({ roles: apiRoles(group), databaseName: fresh, owner: owner.username, rotation: 3, graceMinutes: 10 }),
+            { LOGIN_PASSWORD: passwords[2] },
+        );
+        assert.strictEqual(roles.status, 0, roles.stderr);
+        const migration = psql(freshOwner.toString(), migrationSql);
+        assert.strictEqual(migration.status, 0, migration.stderr);
+        const api = login(apiRoles(group).logins[1], passwords[2], fresh);
+        const written = psql(api, "INSERT INTO items (name) VALUES ('first') RETURNING name; SELECT max(version) FROM schema_migrations;");
+        assert.strictEqual(written.status, 0, written.stderr);
+        assert.deepStrictEqual(written.stdout.split("\n"), ["first", "1"]);
+        const bookkeeping = psql(api, "INSERT INTO schema_migrations VALUES (99, 'x', 'x');");
+        assert.notStrictEqual(bookkeeping.status, 0);
+        assert.match(bookkeeping.stderr, /42501: permission denied for table schema_migrations/);
     });
 });

@@ -1,7 +1,9 @@
 import * as assert from "assert";
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import { apiSecretName, migrationJobName } from "../../components/database-access";
-import { apiRoles, loginOfRotation, rolesSql } from "../../components/database-roles";
+import { apiRoles, loginOfRotation, migrationLockKey, rolesSql } from "../../components/database-roles";
 import { backupScript } from "../../components/postgres-backup";
 import { cronProblem } from "../../stacks/schemas";
 import { mockPassword, ProgramRun, runProgram } from "./harness";
@@ -266,8 +268,10 @@ describe("the API logs in as a role of its own, whose password rotates without d
         assert.match(container.command[2], /set -euo pipefail/);
     });
 
-    it("order: migrations, then the roles Job, then the API's Secret, then the pods", () => {
-        assert.ok(byName(first, "api-database-roles").dependsOn.includes("api-database-migrate"));
+    it("order: the migration and roles Jobs side by side once PostgreSQL is ready, then the API's Secret, then the pods", () => {
+        for (const name of ["api-database-migrate", "api-database-roles"]) {
+            assert.deepStrictEqual(byName(first, name).dependsOn, ["postgres-deployment"], `${name} waits for the server only`);
+        }
         assert.ok(byName(first, "api-database-credentials").dependsOn.includes("api-database-roles"));
         for (const name of ["api-database-migrate", "api-database-roles"]) {
             const annotations = byName(first, name).inputs.metadata.annotations;
@@ -275,6 +279,7 @@ describe("the API logs in as a role of its own, whose password rotates without d
         }
         const deployment = byName(first, "api-deployment");
         assert.ok(deployment.dependsOn.includes("api-database-roles"));
+        assert.ok(deployment.dependsOn.includes("api-database-migrate"));
         assert.strictEqual(
             deployment.inputs.spec.template.spec.volumes[0].secret.secretName,
             byName(first, "api-database-credentials").inputs.metadata.name,
@@ -316,6 +321,15 @@ describe("the roles SQL gives the API data access only", () => {
         assert.doesNotMatch(sql, /GRANT[^;]*\b(CREATE|TRUNCATE|ALL PRIVILEGES|TRIGGER|REFERENCES)\b/);
         assert.doesNotMatch(sql, /OWNER TO/);
         assert.match(sql, /REVOKE INSERT, UPDATE, DELETE ON schema_migrations FROM api/);
+    });
+
+    it("holds the migrations' advisory lock, with the key the app's migrations use, before it changes anything", () => {
+        const appSource = fs.readFileSync(path.join(__dirname, "..", "..", "app", "src", "schema-migrations.ts"), "utf8");
+        assert.strictEqual(/export const MIGRATION_LOCK_KEY = "(\d+)";/.exec(appSource)?.[1], migrationLockKey);
+        const statements = sql.split("\n");
+        const lock = statements.indexOf(`  PERFORM pg_advisory_xact_lock(${migrationLockKey});`);
+        assert.ok(lock > statements.indexOf("BEGIN;"), "inside the transaction, so it is released at COMMIT");
+        assert.ok(lock < statements.findIndex((line) => /CREATE ROLE|GRANT|ALTER/.test(line)), "before the first change");
     });
 
     it("its roles are neither superuser nor able to create roles or databases; CONNECT to this database only", () => {
