@@ -27,6 +27,29 @@ function seconds(started: bigint): number {
     return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
+let stopSignal: "SIGINT" | "SIGTERM" | undefined;
+
+/**
+ * A signal ends the bench after the step in progress (a Ctrl-C reaches that step's pulumi or kubectl too), through
+ * the same cleanup as a failure: its namespaces, stacks and copy of the project go.
+ */
+function stopOnSignals(): void {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        process.on(signal, () => {
+            stopSignal = signal;
+            log(`${signal}: stopping after the step in progress, then removing what the bench made`);
+        });
+    }
+}
+
+/** Lets a pending signal's handler run (the steps are synchronous), then throws if one came. */
+async function throwIfStopped(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stopSignal) {
+        throw new Error(`stopped by ${stopSignal}`);
+    }
+}
+
 /** Runs a command; throws with the end of its output when it fails. */
 function run(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
     const result = spawnSync(command, args, { ...options, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
@@ -189,8 +212,10 @@ async function timeRuns(
 ): Promise<Row> {
     const samples: number[] = [];
     for (let index = 0; index < runs; index++) {
+        await throwIfStopped();
         const started = process.hrtime.bigint();
         await once(index);
+        await throwIfStopped();
         samples.push(seconds(started));
         log(`${name} ${index + 1}/${runs}: ${samples[index].toFixed(2)} s`);
         between?.(index);
@@ -340,10 +365,16 @@ async function main(): Promise<void> {
         console.log(usage);
         return;
     }
+    stopOnSignals();
     await bench(options);
 }
 
 main().catch((error: unknown) => {
+    // A step that the signal reached fails on its own; that is the stop too, not a failure to report.
+    if (stopSignal) {
+        log("stopped; what it made is removed");
+        process.exit(stopSignal === "SIGINT" ? 130 : 143);
+    }
     console.error(`bench:deploy failed: ${error instanceof Error ? error.message : String(error)}`);
     console.error("bench:deploy: next: check the cluster (npm run cluster:status for the local one) and `npm run toolchain`, then rerun");
     process.exit(1);

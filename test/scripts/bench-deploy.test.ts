@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -303,5 +303,48 @@ describe("bench:deploy scale mode: the config every row deploys", () => {
         assert.deepStrictEqual(config["api-stack:apiReplicas"], { value: "3", secret: false });
         assert.deepStrictEqual(config["api-stack:apiLogLevel"], { value: "[", secret: false });
         assert.deepStrictEqual(config["kubernetes:context"], { value: "kind-a", secret: false });
+    });
+});
+
+describe("bench:deploy stopped by a signal", function () {
+    this.timeout(180_000);
+    const inProjectEnv = (command: string) => ["-c", `. scripts/env.sh >/dev/null && ${command}`];
+    const copies = () => new Set(fs.readdirSync(os.tmpdir()).filter((name) => name.startsWith("api-stack-e2e-bench-")));
+
+    before(function () {
+        if (spawnSync("bash", inProjectEnv("command -v pulumi"), { cwd: projectRoot }).status !== 0) {
+            this.skip(); // The engine is built by scripts/setup.sh; npm test runs it first.
+        }
+    });
+
+    it("SIGTERM between runs: it stops after the step in progress, removes its copy of the project and exits 143", async () => {
+        const before = copies();
+        const bench = spawn(
+            "bash",
+            inProjectEnv("exec node -r ts-node/register/transpile-only scripts/bench-deploy.ts --render --runs 20"),
+            {
+                cwd: projectRoot,
+                stdio: ["ignore", "pipe", "pipe"],
+            },
+        );
+        let stderr = "";
+        const exited = new Promise<number | null>((resolve) => bench.on("exit", (code) => resolve(code)));
+        await new Promise<void>((resolve, reject) => {
+            bench.stderr.on("data", (chunk: Buffer) => {
+                stderr += chunk.toString();
+                if (/fresh 1\/20: /.test(stderr)) resolve();
+            });
+            void exited.then(() => reject(new Error(`the bench ended before its first run:\n${stderr}`)));
+        });
+        bench.kill("SIGTERM");
+        assert.strictEqual(await exited, 143, stderr);
+        assert.match(stderr, /SIGTERM: stopping after the step in progress/);
+        assert.match(stderr, /stopped; what it made is removed/);
+        assert.doesNotMatch(stderr, /fresh 20\/20/, "it did not run to the end");
+        assert.deepStrictEqual(
+            [...copies()].filter((name) => !before.has(name)),
+            [],
+            "no copy of the project is left",
+        );
     });
 });
