@@ -118,17 +118,51 @@ class Cluster {
         }
     }
 
+    /** After a failed run, before its namespaces go: each pod's state, and the logs of those not ready. */
+    reportPods(namespaces: readonly string[]): void {
+        for (const namespace of namespaces) {
+            try {
+                log(`pods in ${namespace} when the run failed:\n${this.kubectl("get", "pods", "-n", namespace, "-o", "wide")}`);
+                const pods = JSON.parse(this.kubectl("get", "pods", "-n", namespace, "-o", "json")) as {
+                    items: { metadata: { name: string }; status: { conditions?: { type: string; status: string }[] } }[];
+                };
+                for (const pod of pods.items) {
+                    if (!pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True")) {
+                        const logs = this.kubectl("logs", "-n", namespace, pod.metadata.name, "--all-containers", "--tail=20");
+                        log(`log of ${namespace}/${pod.metadata.name}:\n${logs}`);
+                    }
+                }
+            } catch (error) {
+                log(`could not read the pods of ${namespace}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+            }
+        }
+    }
+
     /**
      * Deletes a namespace of the bench. On the local cluster its Retain volumes are then emptied and made
      * Available through cluster.sh, as `cluster:up` does: a volume made bindable with its data still in it
      * gave the next run's PostgreSQL the previous run's data directory, initialised with another password,
      * and its migration Job failed on authentication. Another cluster's volumes are its provisioner's.
      */
-    removeNamespace(namespace: string): void {
+    async removeNamespace(namespace: string): Promise<void> {
         this.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=5m");
-        if (this.isLocal) {
-            run("bash", [path.join(__dirname, "cluster.sh"), "recycle-volumes"]);
+        if (!this.isLocal) {
+            return;
         }
+        // The claims are gone with the namespace, but their volumes turn Released a moment later, and
+        // only Released ones are emptied.
+        const deadline = Date.now() + 60_000;
+        while (this.volumesStillBound(namespace) && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        run("bash", [path.join(__dirname, "cluster.sh"), "recycle-volumes"]);
+    }
+
+    private volumesStillBound(namespace: string): boolean {
+        const volumes = JSON.parse(this.kubectl("get", "pv", "-o", "json")) as {
+            items: { spec: { claimRef?: { namespace?: string } }; status: { phase?: string } }[];
+        };
+        return volumes.items.some((volume) => volume.spec.claimRef?.namespace === namespace && volume.status.phase === "Bound");
     }
 
     /** Whether this is the local cluster of this checkout, whose volumes cluster.sh manages. */
@@ -208,7 +242,7 @@ async function timeRuns(
     name: RowName,
     runs: number,
     once: (index: number) => Promise<void> | void,
-    between?: (index: number) => void,
+    between?: (index: number) => Promise<void> | void,
 ): Promise<Row> {
     const samples: number[] = [];
     for (let index = 0; index < runs; index++) {
@@ -218,7 +252,7 @@ async function timeRuns(
         await throwIfStopped();
         samples.push(seconds(started));
         log(`${name} ${index + 1}/${runs}: ${samples[index].toFixed(2)} s`);
-        between?.(index);
+        await between?.(index);
     }
     return { name, seconds: samples };
 }
@@ -247,7 +281,8 @@ async function bench(options: BenchOptions): Promise<void> {
                 ? { "kubernetes:context": options.context }
                 : {}
             : { "kubernetes:renderYamlToDirectory": renderDir(label) };
-    const cleanups: (() => void)[] = [];
+    const cleanups: (() => Promise<void> | void)[] = [];
+    const namespaces: string[] = [];
     const rows: Row[] = [];
     log(
         `stack ${options.stack}, image ${image}, PostgreSQL ${options.postgresImage ?? "as the stack's"}, ${scale}, ${options.runs} runs per row, on ${where}`,
@@ -266,7 +301,13 @@ async function bench(options: BenchOptions): Promise<void> {
             const rendered = readRendered(renderDir("kubectl"));
             const manifest = path.join(copy.dir, "kubectl.yaml");
             fs.writeFileSync(manifest, rendered.yaml);
-            cleanups.push(() => rendered.namespaces.forEach((ns) => cluster.removeNamespace(ns)));
+            namespaces.push(...rendered.namespaces);
+            const removeRendered = async () => {
+                for (const ns of rendered.namespaces) {
+                    await cluster.removeNamespace(ns);
+                }
+            };
+            cleanups.push(removeRendered);
             rows.push(
                 await timeRuns(
                     "kubectl",
@@ -279,16 +320,17 @@ async function bench(options: BenchOptions): Promise<void> {
                         }
                         await cluster.readyEndpoints(rendered.services);
                     },
-                    () => rendered.namespaces.forEach((ns) => cluster.removeNamespace(ns)),
+                    removeRendered,
                 ),
             );
         }
 
         const namespace = `bench-pulumi-${id}`;
+        namespaces.push(namespace);
         await createStack(copy, "bench", { ...common, namespace, ...target("bench") }, options.stack);
-        cleanups.push(() => {
+        cleanups.push(async () => {
             pulumi(copy, cluster, "bench", "destroy", "--yes");
-            cluster?.removeNamespace(namespace);
+            await cluster?.removeNamespace(namespace);
         });
         const services = [`${namespace}/api`, `${namespace}/postgres`];
         rows.push(
@@ -299,10 +341,10 @@ async function bench(options: BenchOptions): Promise<void> {
                     pulumi(copy, cluster, "bench", "up", "--yes", "--skip-preview");
                     await cluster?.readyEndpoints(services);
                 },
-                (index) => {
+                async (index) => {
                     if (index < options.runs - 1) {
                         pulumi(copy, cluster, "bench", "destroy", "--yes");
-                        cluster?.removeNamespace(namespace);
+                        await cluster?.removeNamespace(namespace);
                     }
                 },
             ),
@@ -320,12 +362,17 @@ async function bench(options: BenchOptions): Promise<void> {
 
         await createStack(floor, "floor", target("floor"));
         pulumi(floor, cluster, "floor", "up", "--yes", "--skip-preview");
-        cleanups.push(() => pulumi(floor, cluster, "floor", "destroy", "--yes"));
+        cleanups.push(() => void pulumi(floor, cluster, "floor", "destroy", "--yes"));
         rows.push(await timeRuns("floor", options.runs, () => assertNoChanges("floor", pulumi(floor, cluster, "floor", "preview"))));
+    } catch (error) {
+        if (!stopSignal) {
+            cluster?.reportPods(namespaces);
+        }
+        throw error;
     } finally {
         for (const cleanup of cleanups.reverse()) {
             try {
-                cleanup();
+                await cleanup();
             } catch (error) {
                 log(`cleanup failed, remove what is left by hand: ${error instanceof Error ? error.message : String(error)}`);
             }
