@@ -61,18 +61,26 @@ interface Target {
     readonly atMost: number;
 }
 
-/** Issue 12's targets, as ratios of medians taken in the same run; the kubectl one is for the simulated cluster. */
-const targets: readonly Target[] = [
-    { what: "no-op preview vs the floor's no-op preview", row: "no-op preview", base: "floor", atMost: 1.5 },
-    { what: "fresh up to all ready vs kubectl (simulated cluster; 1.3x on a real node)", row: "fresh", base: "kubectl", atMost: 3 },
-    { what: "no-op up vs no-op preview", row: "no-op up", base: "no-op preview", atMost: 2 },
-];
+/**
+ * Issue 12's targets, as ratios of medians taken in the same run. Fresh up against kubectl: 3x where the pods
+ * are simulated (the rows time the tooling), 1.3x where they start real containers, which then dominate.
+ */
+function targets(apiPodsRun: boolean): Target[] {
+    const fresh = apiPodsRun
+        ? { what: "fresh up to all ready vs kubectl (pods on a real node)", atMost: 1.3 }
+        : { what: "fresh up to all ready vs kubectl (simulated pods)", atMost: 3 };
+    return [
+        { what: "no-op preview vs the floor's no-op preview", row: "no-op preview", base: "floor", atMost: 1.5 },
+        { ...fresh, row: "fresh", base: "kubectl" },
+        { what: "no-op up vs no-op preview", row: "no-op up", base: "no-op preview", atMost: 2 },
+    ];
+}
 
 /** One line per target whose two rows were run: the ratio, the target and whether it is met. */
-export function formatTargets(rows: readonly Row[]): string {
+export function formatTargets(rows: readonly Row[], apiPodsRun: boolean): string {
     const medians = new Map(rows.map((row) => [row.name, summarize(row.seconds).median]));
     const lines: string[] = [];
-    for (const target of targets) {
+    for (const target of targets(apiPodsRun)) {
         const value = medians.get(target.row);
         const base = medians.get(target.base);
         if (value === undefined || base === undefined || base <= 0) {

@@ -3,6 +3,8 @@ import { execFileSync, spawnSync } from "child_process";
 import * as automation from "@pulumi/pulumi/automation";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { localClusterConfig } from "../../stacks/local-cluster";
 import { assertRefusedAtPreview, badConfigs } from "./bad-configs";
 import { byOp, countTypes, destroy, failure, preview, ProjectCopy, projectRoot, up } from "./engine";
@@ -565,6 +567,48 @@ describe("local cluster: cluster:down", function () {
         const after = hostState();
         for (const key of Object.keys(after) as (keyof HostState)[]) {
             assert.deepStrictEqual(after[key], hostBeforeUp[key], `${key} after the failed up equal those before`);
+        }
+    });
+
+    it("where iptables does not work, up says why and runs simulated nodes only, where pods are scheduled; down leaves the host as it was", async function () {
+        if (!hostBeforeUp) {
+            this.skip();
+        }
+        // An iptables that fails as it does in a container without NET_ADMIN, first on the PATH.
+        const stubs = fs.mkdtempSync(path.join(os.tmpdir(), "api-stack-e2e-no-iptables-"));
+        fs.writeFileSync(
+            path.join(stubs, "iptables"),
+            '#!/bin/sh\necho "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)" >&2\nexit 4\n',
+            { mode: 0o755 },
+        );
+        try {
+            const run = spawnSync("bash", [clusterScript, "up"], {
+                encoding: "utf8",
+                env: { ...process.env, PATH: `${stubs}:${process.env.PATH}` },
+            });
+            assert.strictEqual(run.status, 0, run.stderr);
+            assert.match(run.stderr, /no real node: iptables does not work here \(iptables v1\.8\.9 .*Permission denied/);
+            assert.match(run.stderr, /continuing with simulated nodes only/);
+            const nodes = kubectlJson("get", "nodes").items.map(
+                (node: { metadata: { name: string; labels: Record<string, string> } }) => node,
+            );
+            assert.ok(nodes.length >= 1);
+            assert.ok(
+                nodes.every((node: { metadata: { labels: Record<string, string> } }) => node.metadata.labels.type === "kwok"),
+                "simulated nodes only",
+            );
+            kubectl("run", "e2e-simulated", "--image=api-stack/e2e-never-pulled:1", "--restart=Never", "-n", "default");
+            await waitFor("the pod scheduled onto a simulated node and Running there", () => {
+                const pod = kubectlJson("get", "pod", "e2e-simulated", "-n", "default");
+                return pod.status.phase === "Running" && pod.spec.nodeName !== undefined;
+            });
+        } finally {
+            fs.rmSync(stubs, { recursive: true, force: true });
+            stopLocalCluster();
+        }
+        const after = hostState();
+        for (const key of Object.keys(after) as (keyof HostState)[]) {
+            assert.deepStrictEqual(after[key], hostBeforeUp[key], `${key} after the simulated-only cluster's down equal those before`);
         }
     });
 });
