@@ -482,8 +482,10 @@ spec:
         ports:
         - {name: dns, containerPort: 53, protocol: UDP}
         - {name: dns-tcp, containerPort: 53, protocol: TCP}
-        readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 2}
-        livenessProbe: {httpGet: {path: /health, port: 8080}, periodSeconds: 10}
+        # Timeouts as CoreDNS's own deployment has them: with 1 s, the kubelet restarted it every few
+        # minutes under the scale benchmark's load, and names stopped resolving meanwhile.
+        readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 2, timeoutSeconds: 3}
+        livenessProbe: {httpGet: {path: /health, port: 8080}, initialDelaySeconds: 60, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 5}
         resources: {requests: {cpu: 20m, memory: 32Mi}, limits: {memory: 128Mi}}
         securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
         volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]

@@ -90,6 +90,15 @@ export interface EngineRun {
     readonly output: string;
 }
 
+/**
+ * A stack file without the checkout's secrets settings. A `pulumi up --stack dev` in the checkout writes
+ * its passphrase's salt into Pulumi.dev.yaml; a copy has a passphrase of its own, and the engine would
+ * refuse every stack made from that file ("incorrect passphrase").
+ */
+export function withoutSecretsSettings(stackFile: string): string {
+    return stackFile.replace(/^(encryptionsalt|encryptedkey|secretsprovider):.*\n?/gm, "");
+}
+
 export class ProjectCopy {
     readonly dir: string;
     readonly stateDir: string;
@@ -106,6 +115,9 @@ export class ProjectCopy {
             fs.cpSync(path.join(projectRoot, entry), path.join(program, entry), { recursive: true });
         }
         fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(program, "node_modules"), "dir");
+        for (const file of fs.readdirSync(program).filter((name) => /^Pulumi\.[^.]+\.yaml$/.test(name))) {
+            fs.writeFileSync(path.join(program, file), withoutSecretsSettings(fs.readFileSync(path.join(program, file), "utf8")));
+        }
         this.envVars = {
             PULUMI_BACKEND_URL: `file://${this.stateDir}`,
             PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(24).toString("base64"),

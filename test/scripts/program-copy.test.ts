@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as ts from "typescript";
-import { notProgram, programEntries, projectRoot } from "../e2e/engine";
+import { notProgram, programEntries, projectRoot, withoutSecretsSettings } from "../e2e/engine";
 
 /**
  * The end-to-end tests run the program from a copy of the project (test/e2e/engine.ts). The copy must
@@ -70,5 +70,11 @@ describe("e2e project copy", () => {
     it("lists as not the program only entries that exist, so the list stays true", () => {
         const gone = [...notProgram].filter((entry) => !fs.existsSync(path.join(projectRoot, entry)));
         assert.deepStrictEqual(gone, [], "remove these from notProgram in test/e2e/engine.ts");
+    });
+
+    it("stack files lose the checkout's secrets settings, so that stacks made from them take the copy's passphrase", () => {
+        const written = "config:\n  api-stack:namespace: api-stack-dev\nencryptionsalt: v1:abc=:v1:def\nsecretsprovider: passphrase\n";
+        assert.strictEqual(withoutSecretsSettings(written), "config:\n  api-stack:namespace: api-stack-dev\n");
+        assert.strictEqual(withoutSecretsSettings("config:\n  a:encryptionsalt: kept\n"), "config:\n  a:encryptionsalt: kept\n");
     });
 });
