@@ -29,7 +29,9 @@ export function createPool(databaseUrl: string, logger: Logger, options: PoolOpt
 }
 
 const UNAVAILABLE_MESSAGES = [
+    // The pool's connect timeout, and a single client's (the migration step's): a server that takes no connection yet.
     "timeout exceeded when trying to connect",
+    "timeout expired",
     "Connection terminated",
     "Client has encountered a connection error",
     "Query read timeout",

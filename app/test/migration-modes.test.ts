@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import net from "node:net";
 import { migrate } from "../src/migrate";
 import { APP_DIR, createDatabase, query, request, silentLogger, spawnServer, waitFor } from "./helpers";
 
@@ -74,6 +75,35 @@ describe("the migration Job's entry point (dist/migrate-job.js)", function () {
         assert.match(result.output, /"msg":"migration failed"/);
         assert.match(result.output, /no_such_database/);
         assert.ok(!result.output.includes(url.password), "the password stays out of the log");
+    });
+
+    it("a connection that hangs until it times out is retried, as a database not reachable yet (a pod the network policy does not admit yet)", async function () {
+        this.timeout(30_000);
+        const databaseUrl = new URL(await createDatabase());
+        // The first connection is accepted and never answered; later ones reach PostgreSQL.
+        const held: net.Socket[] = [];
+        const relay = net.createServer((client) => {
+            if (held.length === 0) {
+                held.push(client);
+                return;
+            }
+            const server = net.connect(Number(databaseUrl.port), databaseUrl.hostname);
+            client.pipe(server).pipe(client);
+            client.on("error", () => server.destroy());
+            server.on("error", () => client.destroy());
+        });
+        await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+        try {
+            const throughRelay = new URL(databaseUrl.toString());
+            throughRelay.port = String((relay.address() as net.AddressInfo).port);
+            const result = await runMigrationJob({ DATABASE_URL: throughRelay.toString() });
+            assert.equal(result.code, 0, result.output);
+            assert.match(result.output, /"message":"timeout expired".*"msg":"database unavailable for migrations; retrying"/);
+            assert.match(result.output, /"applied":\[1\].*"msg":"migrations done"/);
+        } finally {
+            held.forEach((socket) => socket.destroy());
+            relay.close();
+        }
     });
 
     it("a bad environment exits 2 with the configuration error", async function () {
