@@ -105,9 +105,17 @@ if ! pulumi stack select "$stack" >/dev/null 2>&1; then
   fi
 fi
 
-# A local cluster started anew holds none of what the state remembers (cluster:down removed it):
-# reconcile the state with the empty cluster first, or the update would act on objects that are gone.
-if [ "${fresh_cluster:-false}" = true ] && [ "$(pulumi stack --stack "$stack" --show-urns 2>/dev/null | grep -c 'urn:pulumi')" -gt 1 ]; then
+# A local cluster started anew holds none of what the state remembers (cluster:down removed it), whether
+# this run started it or `npm run cluster:up` did: then the stack's namespace is gone too. Reconcile the
+# state with the cluster first, or the update would see nothing to do, or act on objects that are gone.
+local_cluster_is_new() {
+  [ "${fresh_cluster:-}" = true ] && return 0
+  [ "${fresh_cluster:-}" = false ] || return 1
+  local namespace
+  namespace="$(pulumi stack output namespaceName --stack "$stack" 2>/dev/null)" || return 1
+  [ -n "$namespace" ] && ! kubectl --kubeconfig "$API_STACK_KUBECONFIG" get namespace "$namespace" >/dev/null 2>&1
+}
+if local_cluster_is_new && [ "$(pulumi stack --stack "$stack" --show-urns 2>/dev/null | grep -c 'urn:pulumi')" -gt 1 ]; then
   say "the local cluster was recreated: refreshing the state of $stack"
   pulumi refresh --stack "$stack" --yes --skip-preview "${config_args[@]}" >&2 ||
     die "refresh failed" "run 'pulumi refresh --stack $stack ${config_args[*]}' and read its error"
