@@ -1,4 +1,13 @@
 /** The bench's settings: command-line flags first, then the BENCH_* environment variables, then the defaults. */
+import os from "node:os";
+
+/** Which CPUs run what, as taskset CPU lists such as "0" or "0-1,3". */
+export interface Pinning {
+    /** The server under test, ours and the peer alike. */
+    readonly server: string;
+    /** PostgreSQL and the load generator (the bench process itself and all it starts but the servers). */
+    readonly load: string;
+}
 
 export interface BenchOptions {
     /** Seconds of measured load per path. @default 10 */
@@ -11,6 +20,8 @@ export interface BenchOptions {
     readonly seedItems: number;
     /** A shell command that starts a server to compare with (PORT and DATABASE_URL set), or undefined. */
     readonly peer?: string;
+    /** Where the processes run; undefined leaves the kernel to place them. */
+    readonly pin?: Pinning;
 }
 
 export const USAGE = `Usage: npm run bench [-- OPTIONS]
@@ -26,6 +37,10 @@ Options (each also read from the environment variable in brackets):
   --seed N           items created before the runs, 1-100000 (BENCH_SEED, default 1000)
   --peer CMD         shell command starting a server to compare with; it gets PORT and DATABASE_URL,
                      must serve the same paths and /readyz (BENCH_PEER, default none)
+  --pin S:L          run each server on CPU list S, and PostgreSQL and the load generator on the disjoint
+                     CPU list L (taskset lists: 0, 0-1, 0,2), so ours and the peer get the same CPU and
+                     compete with neither the database nor the load; e.g. 0:1 on 2 cores (BENCH_PIN,
+                     default none: the kernel places every process)
   --help             this text`;
 
 /** A bad argument: the message names it, the value given and what is allowed. */
@@ -48,7 +63,38 @@ const INTEGERS = {
 } as const satisfies Record<string, IntegerSetting>;
 
 type IntegerKey = keyof typeof INTEGERS;
-const FLAGS = [...Object.values(INTEGERS).map((s) => s.flag), "--peer", "--help"];
+const FLAGS = [...Object.values(INTEGERS).map((s) => s.flag), "--peer", "--pin", "--help"];
+
+/** The CPUs of a taskset list, or undefined when it is not one. */
+function cpuList(text: string): number[] | undefined {
+    if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(text)) return undefined;
+    const cpus: number[] = [];
+    for (const part of text.split(",")) {
+        const [first, last = first] = part.split("-").map(Number);
+        if (last < first) return undefined;
+        for (let cpu = first; cpu <= last; cpu++) cpus.push(cpu);
+    }
+    return cpus;
+}
+
+function pinning(name: string, text: string, cpuCount: number): Pinning {
+    const [server = "", load = "", ...rest] = text.split(":");
+    const serverCpus = cpuList(server);
+    const loadCpus = cpuList(load);
+    if (
+        rest.length > 0 ||
+        serverCpus === undefined ||
+        loadCpus === undefined ||
+        [...serverCpus, ...loadCpus].some((cpu) => cpu >= cpuCount) ||
+        serverCpus.some((cpu) => loadCpus.includes(cpu))
+    ) {
+        throw new UsageError(
+            `${name} must be SERVER_CPUS:LOAD_CPUS, two disjoint CPU lists such as 0:1 or 0-1:2,3, ` +
+                `of the CPUs 0 to ${cpuCount - 1} (got ${JSON.stringify(text)})`,
+        );
+    }
+    return { server, load };
+}
 
 function integer(setting: IntegerSetting, name: string, text: string): number {
     const value = Number(text);
@@ -60,8 +106,11 @@ function integer(setting: IntegerSetting, name: string, text: string): number {
     return value;
 }
 
-/** Options from argv (without node and the script) and the environment; "help" when --help is asked for. */
-export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | "help" {
+/**
+ * Options from argv (without node and the script) and the environment; "help" when --help is asked for.
+ * cpuCount bounds the CPU lists of --pin.
+ */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cpuCount = os.cpus().length): BenchOptions | "help" {
     const given = new Map<string, string>();
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
@@ -92,5 +141,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     if (peer !== undefined && peer.trim() === "" && given.has("--peer")) {
         throw new UsageError('--peer must be a shell command that starts a server (got "")');
     }
-    return { ...numbers, peer: peer === undefined || peer.trim() === "" ? undefined : peer };
+    const pinFlag = given.get("--pin");
+    const pin =
+        pinFlag !== undefined
+            ? pinning("--pin", pinFlag, cpuCount)
+            : env.BENCH_PIN !== undefined && env.BENCH_PIN !== ""
+              ? pinning("BENCH_PIN", env.BENCH_PIN, cpuCount)
+              : undefined;
+    return { ...numbers, peer: peer === undefined || peer.trim() === "" ? undefined : peer, pin };
 }
