@@ -231,12 +231,13 @@ async function main(): Promise<void> {
         return;
     }
 
-    if (options.pin !== undefined) {
-        // Every thread of this process, and so PostgreSQL and the load generator, which it starts, and their children.
-        execFileSync("taskset", ["-a", "-p", "-c", options.pin.load, String(process.pid)], { stdio: "ignore" });
-    }
+    // PostgreSQL inherits the CPUs this process has when it starts it; then this process moves to the load's.
+    const pinSelf = (cpus: string) => execFileSync("taskset", ["-a", "-p", "-c", cpus, String(process.pid)], { stdio: "ignore" });
+    if (options.pin !== undefined) pinSelf(options.pin.database);
+    const databaseCpus = cpusAllowed(readFileSync("/proc/self/status", "utf8"));
     progress("starting a private PostgreSQL (scripts/pg-test.sh)");
     const adminUrl = pgTest("start");
+    if (options.pin !== undefined) pinSelf(options.pin.load);
     try {
         const admin = new pg.Client({ connectionString: adminUrl });
         await admin.connect();
@@ -261,11 +262,13 @@ async function main(): Promise<void> {
         );
         // Read back from /proc, so the line shows what the kernel applied, not only what was asked for.
         const loadCpus = cpusAllowed(readFileSync("/proc/self/status", "utf8"));
+        const placement =
+            `ours on ${mine.cpus}${theirs === undefined ? "" : `, peer on ${theirs.cpus}`}, ` +
+            `load generator on ${loadCpus}, PostgreSQL on ${databaseCpus}`;
         console.log(
             options.pin === undefined
-                ? `CPUs: not pinned (ours on ${mine.cpus}${theirs === undefined ? "" : `, peer on ${theirs.cpus}`}, PostgreSQL and load on ${loadCpus})`
-                : `CPUs: pinned with --pin ${options.pin.server}:${options.pin.load}: ours on ${mine.cpus}` +
-                      `${theirs === undefined ? "" : `, peer on ${theirs.cpus}`}, PostgreSQL and the load generator on ${loadCpus}`,
+                ? `CPUs: not pinned (${placement})`
+                : `CPUs: pinned with --pin ${options.pin.server}:${options.pin.load}:${options.pin.database}: ${placement}`,
         );
         console.log(table(results, options.peer === undefined ? undefined : "peer"));
         const perRun = mine.perRun && (theirs?.perRun ?? true);

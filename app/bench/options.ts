@@ -5,8 +5,10 @@ import os from "node:os";
 export interface Pinning {
     /** The server under test, ours and the peer alike. */
     readonly server: string;
-    /** PostgreSQL and the load generator (the bench process itself and all it starts but the servers). */
+    /** The load generator (the bench process itself). */
     readonly load: string;
+    /** PostgreSQL; the load generator's CPUs unless given. */
+    readonly database: string;
 }
 
 export interface BenchOptions {
@@ -37,10 +39,12 @@ Options (each also read from the environment variable in brackets):
   --seed N           items created before the runs, 1-100000 (BENCH_SEED, default 1000)
   --peer CMD         shell command starting a server to compare with; it gets PORT and DATABASE_URL,
                      must serve the same paths and /readyz (BENCH_PEER, default none)
-  --pin S:L          run each server on CPU list S, and PostgreSQL and the load generator on the disjoint
-                     CPU list L (taskset lists: 0, 0-1, 0,2), so ours and the peer get the same CPU and
-                     compete with neither the database nor the load; e.g. 0:1 on 2 cores (BENCH_PIN,
-                     default none: the kernel places every process)
+  --pin S:L[:D]      run each server on CPU list S, the load generator on the disjoint CPU list L and
+                     PostgreSQL on D (default L); taskset lists: 0, 0-1, 0,2. Ours and the peer then get the
+                     same CPUs, and the load generator never competes with the server it measures. On 2
+                     cores: 0:1 (the database with the load) or 0:1:0 (the database with the server, so the
+                     load generator, which needs about 100 us of CPU per request, has a core of its own)
+                     (BENCH_PIN, default none: the kernel places every process)
   --help             this text`;
 
 /** A bad argument: the message names it, the value given and what is allowed. */
@@ -78,22 +82,24 @@ function cpuList(text: string): number[] | undefined {
 }
 
 function pinning(name: string, text: string, cpuCount: number): Pinning {
-    const [server = "", load = "", ...rest] = text.split(":");
+    const [server = "", load = "", database = load, ...rest] = text.split(":");
     const serverCpus = cpuList(server);
     const loadCpus = cpuList(load);
+    const databaseCpus = cpuList(database);
     if (
         rest.length > 0 ||
         serverCpus === undefined ||
         loadCpus === undefined ||
-        [...serverCpus, ...loadCpus].some((cpu) => cpu >= cpuCount) ||
+        databaseCpus === undefined ||
+        [...serverCpus, ...loadCpus, ...databaseCpus].some((cpu) => cpu >= cpuCount) ||
         serverCpus.some((cpu) => loadCpus.includes(cpu))
     ) {
         throw new UsageError(
-            `${name} must be SERVER_CPUS:LOAD_CPUS, two disjoint CPU lists such as 0:1 or 0-1:2,3, ` +
-                `of the CPUs 0 to ${cpuCount - 1} (got ${JSON.stringify(text)})`,
+            `${name} must be SERVER_CPUS:LOAD_CPUS[:DATABASE_CPUS], CPU lists such as 0:1, 0:1:0 or 0-1:2,3, ` +
+                `the first two disjoint, of the CPUs 0 to ${cpuCount - 1} (got ${JSON.stringify(text)})`,
         );
     }
-    return { server, load };
+    return { server, load, database };
 }
 
 function integer(setting: IntegerSetting, name: string, text: string): number {

@@ -47,17 +47,19 @@ describe("bench options", function () {
         });
     });
 
-    it("pins the servers to one CPU list and PostgreSQL with the load to another, from --pin or BENCH_PIN", function () {
+    it("pins the servers to one CPU list, the load to another and PostgreSQL to the load's or a third, from --pin or BENCH_PIN", function () {
         const pinOf = (argv: string[], env: NodeJS.ProcessEnv, cpus: number) => (parseOptions(argv, env, cpus) as { pin?: unknown }).pin;
-        assert.deepEqual(pinOf(["--pin", "0:1"], {}, 2), { server: "0", load: "1" });
-        assert.deepEqual(pinOf([], { BENCH_PIN: "0-1:2,3" }, 4), { server: "0-1", load: "2,3" });
-        assert.deepEqual(pinOf(["--pin=1:0"], { BENCH_PIN: "0:1" }, 2), { server: "1", load: "0" });
+        assert.deepEqual(pinOf(["--pin", "0:1"], {}, 2), { server: "0", load: "1", database: "1" });
+        assert.deepEqual(pinOf(["--pin", "0:1:0"], {}, 2), { server: "0", load: "1", database: "0" });
+        assert.deepEqual(pinOf([], { BENCH_PIN: "0-1:2,3" }, 4), { server: "0-1", load: "2,3", database: "2,3" });
+        assert.deepEqual(pinOf(["--pin=1:0"], { BENCH_PIN: "0:1" }, 2), { server: "1", load: "0", database: "0" });
         assert.equal(pinOf([], { BENCH_PIN: "" }, 2), undefined);
     });
 
-    it("refuses a --pin that is not two disjoint lists of this machine's CPUs, naming what is allowed", function () {
+    it("refuses a --pin whose lists are not this machine's CPUs or whose server and load lists overlap, naming what is allowed", function () {
         const allowed = (name: string, value: string) =>
-            `${name} must be SERVER_CPUS:LOAD_CPUS, two disjoint CPU lists such as 0:1 or 0-1:2,3, of the CPUs 0 to 1 (got ${JSON.stringify(value)})`;
+            `${name} must be SERVER_CPUS:LOAD_CPUS[:DATABASE_CPUS], CPU lists such as 0:1, 0:1:0 or 0-1:2,3, ` +
+            `the first two disjoint, of the CPUs 0 to 1 (got ${JSON.stringify(value)})`;
         const refused = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
             try {
                 parseOptions(argv, env, 2);
@@ -67,7 +69,7 @@ describe("bench options", function () {
             }
             assert.fail(`accepted ${JSON.stringify(argv)} ${JSON.stringify(env)}`);
         };
-        for (const value of ["0", "0:0", "0-1:1", "0:2", "a:1", "1-0:1", "0:1:1", ":1", "0:"]) {
+        for (const value of ["0", "0:0", "0-1:1", "0:2", "a:1", "1-0:1", "0:1:2", "0:1:", "0:1:0:1", ":1", "0:"]) {
             assert.equal(refused(["--pin", value]), allowed("--pin", value), value);
         }
         assert.equal(refused([], { BENCH_PIN: "0;1" }), allowed("BENCH_PIN", "0;1"));
