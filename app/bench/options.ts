@@ -42,8 +42,7 @@ Options (each also read from the environment variable in brackets):
   --pin S:L[:D]      run each server on CPU list S, the load generator on the disjoint CPU list L and
                      PostgreSQL on D (default L); taskset lists: 0, 0-1, 0,2. Ours and the peer then get the
                      same CPUs, and the load generator never competes with the server it measures. On 2
-                     cores: 0:1 (the database with the load) or 0:1:0 (the database with the server, so the
-                     load generator, which needs about 100 us of CPU per request, has a core of its own)
+                     cores: 0:1 (the database with the load) or 0:1:0 (the database with the server)
                      (BENCH_PIN, default none: the kernel places every process)
   --help             this text`;
 
