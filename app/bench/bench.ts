@@ -11,8 +11,8 @@ import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import { imageRuntime } from "./image";
-import { parseOptions, USAGE, UsageError, type BenchOptions } from "./options";
-import { figures, parentPid, peakRssKiB, processTree, table, type PathResult, type RunFigures } from "./stats";
+import { parseOptions, USAGE, UsageError, type BenchOptions, type Pinning } from "./options";
+import { cpusAllowed, figures, parentPid, peakRssKiB, processTree, table, type PathResult, type RunFigures } from "./stats";
 
 const APP_DIR = path.join(__dirname, "..");
 const SCRIPT = path.join(APP_DIR, "..", "scripts", "pg-test.sh");
@@ -129,11 +129,15 @@ interface Target {
     start(env: { PORT: string; DATABASE_URL: string }): ChildProcess;
 }
 
+/** The command line that starts `command` on the servers' CPUs (taskset execs it: the pid stays the server's). */
+const onServerCpus = (pin: Pinning | undefined, command: readonly string[]): [string, string[]] =>
+    pin === undefined ? [command[0], command.slice(1)] : ["taskset", ["-c", pin.server, ...command]];
+
 /**
  * The service as the image runs it: the Dockerfile's CMD (its node flags, dist/server.js) and ENV, log level info,
  * logs discarded as a container runtime's log files would take them.
  */
-function oursTarget(): Target {
+function oursTarget(pin: Pinning | undefined): Target {
     const { env: imageEnv, command } = imageRuntime(readFileSync(path.join(APP_DIR, "Dockerfile"), "utf8"));
     if (command[0] !== "node") throw new Error(`the Dockerfile's CMD starts ${JSON.stringify(command[0])}, not node: update the bench`);
     const describe = [...Object.entries(imageEnv).map(([key, value]) => `${key}=${value}`), ...command].join(" ");
@@ -141,7 +145,7 @@ function oursTarget(): Target {
         name: "ours",
         describe,
         start: (env) =>
-            spawn(process.execPath, command.slice(1), {
+            spawn(...onServerCpus(pin, [process.execPath, ...command.slice(1)]), {
                 cwd: APP_DIR,
                 env: { PATH: process.env.PATH, ...imageEnv, LOG_LEVEL: "info", ...env },
                 stdio: ["ignore", "ignore", "inherit"],
@@ -150,11 +154,15 @@ function oursTarget(): Target {
     };
 }
 
-const peerTarget = (command: string): Target => ({
+const peerTarget = (command: string, pin: Pinning | undefined): Target => ({
     name: "peer",
     describe: command,
     start: (env) =>
-        spawn("bash", ["-c", command], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], detached: true }),
+        spawn(...onServerCpus(pin, ["bash", "-c", command]), {
+            env: { ...process.env, ...env },
+            stdio: ["ignore", "ignore", "inherit"],
+            detached: true,
+        }),
 });
 
 /** Stops the server's whole process group, and waits for it. */
@@ -171,15 +179,17 @@ async function measure(
     target: Target,
     databaseUrl: string,
     options: BenchOptions,
-): Promise<{ runs: Map<string, RunFigures>; perRun: boolean }> {
+): Promise<{ runs: Map<string, RunFigures>; perRun: boolean; cpus: string }> {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     progress(`${target.name}: starting on port ${port}`);
     const server = target.start({ PORT: String(port), DATABASE_URL: databaseUrl });
     const runs = new Map<string, RunFigures>();
     let perRun = true;
+    let cpus = "";
     try {
         await waitReady(base, server);
+        cpus = cpusAllowed(readFileSync(`/proc/${server.pid}/status`, "utf8"));
         progress(`${target.name}: seeding ${options.seedItems} items`);
         const ids = await seed(base, options.seedItems);
         for (const [title, load] of loads(base, ids)) {
@@ -196,7 +206,7 @@ async function measure(
     } finally {
         await stop(server);
     }
-    return { runs, perRun };
+    return { runs, perRun, cpus };
 }
 
 async function freshDatabase(admin: pg.Client, adminUrl: string, name: string): Promise<string> {
@@ -221,8 +231,13 @@ async function main(): Promise<void> {
         return;
     }
 
+    // PostgreSQL inherits the CPUs this process has when it starts it; then this process moves to the load's.
+    const pinSelf = (cpus: string) => execFileSync("taskset", ["-a", "-p", "-c", cpus, String(process.pid)], { stdio: "ignore" });
+    if (options.pin !== undefined) pinSelf(options.pin.database);
+    const databaseCpus = cpusAllowed(readFileSync("/proc/self/status", "utf8"));
     progress("starting a private PostgreSQL (scripts/pg-test.sh)");
     const adminUrl = pgTest("start");
+    if (options.pin !== undefined) pinSelf(options.pin.load);
     try {
         const admin = new pg.Client({ connectionString: adminUrl });
         await admin.connect();
@@ -230,9 +245,9 @@ async function main(): Promise<void> {
         const peerUrl = options.peer === undefined ? undefined : await freshDatabase(admin, adminUrl, "bench_peer");
         await admin.end();
 
-        const ours = oursTarget();
+        const ours = oursTarget(options.pin);
         const mine = await measure(ours, oursUrl, options);
-        const peer = options.peer === undefined ? undefined : peerTarget(options.peer);
+        const peer = options.peer === undefined ? undefined : peerTarget(options.peer, options.pin);
         const theirs = peer === undefined || peerUrl === undefined ? undefined : await measure(peer, peerUrl, options);
         const results: PathResult[] = [...mine.runs].map(([title, figures]) => ({
             path: title,
@@ -244,6 +259,16 @@ async function main(): Promise<void> {
             `\nours: ${ours.describe} (node ${process.version}), LOG_LEVEL=info; ` +
                 (peer === undefined ? "" : `peer: ${peer.describe}; `) +
                 `load: autocannon, ${options.connections} connections, ${options.warmupS} s warm-up + ${options.durationS} s per path, ${options.seedItems} seeded items`,
+        );
+        // Read back from /proc, so the line shows what the kernel applied, not only what was asked for.
+        const loadCpus = cpusAllowed(readFileSync("/proc/self/status", "utf8"));
+        const placement =
+            `ours on ${mine.cpus}${theirs === undefined ? "" : `, peer on ${theirs.cpus}`}, ` +
+            `load generator on ${loadCpus}, PostgreSQL on ${databaseCpus}`;
+        console.log(
+            options.pin === undefined
+                ? `CPUs: not pinned (${placement})`
+                : `CPUs: pinned with --pin ${options.pin.server}:${options.pin.load}:${options.pin.database}: ${placement}`,
         );
         console.log(table(results, options.peer === undefined ? undefined : "peer"));
         const perRun = mine.perRun && (theirs?.perRun ?? true);

@@ -1,4 +1,15 @@
 /** The bench's settings: command-line flags first, then the BENCH_* environment variables, then the defaults. */
+import os from "node:os";
+
+/** Which CPUs run what, as taskset CPU lists such as "0" or "0-1,3". */
+export interface Pinning {
+    /** The server under test, ours and the peer alike. */
+    readonly server: string;
+    /** The load generator (the bench process itself). */
+    readonly load: string;
+    /** PostgreSQL; the load generator's CPUs unless given. */
+    readonly database: string;
+}
 
 export interface BenchOptions {
     /** Seconds of measured load per path. @default 10 */
@@ -11,6 +22,8 @@ export interface BenchOptions {
     readonly seedItems: number;
     /** A shell command that starts a server to compare with (PORT and DATABASE_URL set), or undefined. */
     readonly peer?: string;
+    /** Where the processes run; undefined leaves the kernel to place them. */
+    readonly pin?: Pinning;
 }
 
 export const USAGE = `Usage: npm run bench [-- OPTIONS]
@@ -26,6 +39,11 @@ Options (each also read from the environment variable in brackets):
   --seed N           items created before the runs, 1-100000 (BENCH_SEED, default 1000)
   --peer CMD         shell command starting a server to compare with; it gets PORT and DATABASE_URL,
                      must serve the same paths and /readyz (BENCH_PEER, default none)
+  --pin S:L[:D]      run each server on CPU list S, the load generator on the disjoint CPU list L and
+                     PostgreSQL on D (default L); taskset lists: 0, 0-1, 0,2. Ours and the peer then get the
+                     same CPUs, and the load generator never competes with the server it measures. On 2
+                     cores: 0:1 (the database with the load) or 0:1:0 (the database with the server)
+                     (BENCH_PIN, default none: the kernel places every process)
   --help             this text`;
 
 /** A bad argument: the message names it, the value given and what is allowed. */
@@ -48,7 +66,40 @@ const INTEGERS = {
 } as const satisfies Record<string, IntegerSetting>;
 
 type IntegerKey = keyof typeof INTEGERS;
-const FLAGS = [...Object.values(INTEGERS).map((s) => s.flag), "--peer", "--help"];
+const FLAGS = [...Object.values(INTEGERS).map((s) => s.flag), "--peer", "--pin", "--help"];
+
+/** The CPUs of a taskset list, or undefined when it is not one. */
+function cpuList(text: string): number[] | undefined {
+    if (!/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(text)) return undefined;
+    const cpus: number[] = [];
+    for (const part of text.split(",")) {
+        const [first, last = first] = part.split("-").map(Number);
+        if (last < first) return undefined;
+        for (let cpu = first; cpu <= last; cpu++) cpus.push(cpu);
+    }
+    return cpus;
+}
+
+function pinning(name: string, text: string, cpuCount: number): Pinning {
+    const [server = "", load = "", database = load, ...rest] = text.split(":");
+    const serverCpus = cpuList(server);
+    const loadCpus = cpuList(load);
+    const databaseCpus = cpuList(database);
+    if (
+        rest.length > 0 ||
+        serverCpus === undefined ||
+        loadCpus === undefined ||
+        databaseCpus === undefined ||
+        [...serverCpus, ...loadCpus, ...databaseCpus].some((cpu) => cpu >= cpuCount) ||
+        serverCpus.some((cpu) => loadCpus.includes(cpu))
+    ) {
+        throw new UsageError(
+            `${name} must be SERVER_CPUS:LOAD_CPUS[:DATABASE_CPUS], CPU lists such as 0:1, 0:1:0 or 0-1:2,3, ` +
+                `the first two disjoint, of the CPUs 0 to ${cpuCount - 1} (got ${JSON.stringify(text)})`,
+        );
+    }
+    return { server, load, database };
+}
 
 function integer(setting: IntegerSetting, name: string, text: string): number {
     const value = Number(text);
@@ -60,8 +111,11 @@ function integer(setting: IntegerSetting, name: string, text: string): number {
     return value;
 }
 
-/** Options from argv (without node and the script) and the environment; "help" when --help is asked for. */
-export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions | "help" {
+/**
+ * Options from argv (without node and the script) and the environment; "help" when --help is asked for.
+ * cpuCount bounds the CPU lists of --pin.
+ */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, cpuCount = os.cpus().length): BenchOptions | "help" {
     const given = new Map<string, string>();
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
@@ -92,5 +146,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     if (peer !== undefined && peer.trim() === "" && given.has("--peer")) {
         throw new UsageError('--peer must be a shell command that starts a server (got "")');
     }
-    return { ...numbers, peer: peer === undefined || peer.trim() === "" ? undefined : peer };
+    const pinFlag = given.get("--pin");
+    const pin =
+        pinFlag !== undefined
+            ? pinning("--pin", pinFlag, cpuCount)
+            : env.BENCH_PIN !== undefined && env.BENCH_PIN !== ""
+              ? pinning("BENCH_PIN", env.BENCH_PIN, cpuCount)
+              : undefined;
+    return { ...numbers, peer: peer === undefined || peer.trim() === "" ? undefined : peer, pin };
 }

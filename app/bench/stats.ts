@@ -41,6 +41,13 @@ export function peakRssKiB(status: string): number {
     return Number(match[1]);
 }
 
+/** The CPUs a process may run on: Cpus_allowed_list of /proc/<pid>/status, e.g. "0" or "0-1". */
+export function cpusAllowed(status: string): string {
+    const match = /^Cpus_allowed_list:\s+(\S+)$/m.exec(status);
+    if (match === null) throw new Error("no Cpus_allowed_list line in /proc/<pid>/status: is this Linux?");
+    return match[1];
+}
+
 /** The parent pid in /proc/<pid>/stat. The command name may hold spaces and parentheses, so read after its last ")". */
 export function parentPid(stat: string): number {
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { imageRuntime } from "../bench/image";
 import { parseOptions, UsageError } from "../bench/options";
-import { figures, parentPid, peakRssKiB, processTree, table, type LoadResult } from "../bench/stats";
+import { cpusAllowed, figures, parentPid, peakRssKiB, processTree, table, type LoadResult } from "../bench/stats";
 
 function usageError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
     try {
@@ -17,19 +17,62 @@ function usageError(argv: string[], env: NodeJS.ProcessEnv = {}): string {
 
 describe("bench options", function () {
     it("defaults to 20 connections, 10 s per path, 2 s warm-up, 1000 items and no peer", function () {
-        assert.deepEqual(parseOptions([], {}), { durationS: 10, connections: 20, warmupS: 2, seedItems: 1000, peer: undefined });
+        assert.deepEqual(parseOptions([], {}), {
+            durationS: 10,
+            connections: 20,
+            warmupS: 2,
+            seedItems: 1000,
+            peer: undefined,
+            pin: undefined,
+        });
     });
 
     it("reads the environment, and flags (either form) win over it", function () {
         const env = { BENCH_DURATION: "5", BENCH_CONNECTIONS: "8", BENCH_PEER: "run-peer", BENCH_WARMUP: "0" };
-        assert.deepEqual(parseOptions([], env), { durationS: 5, connections: 8, warmupS: 0, seedItems: 1000, peer: "run-peer" });
+        assert.deepEqual(parseOptions([], env), {
+            durationS: 5,
+            connections: 8,
+            warmupS: 0,
+            seedItems: 1000,
+            peer: "run-peer",
+            pin: undefined,
+        });
         assert.deepEqual(parseOptions(["--duration", "3", "--connections=50", "--peer", "other --port $PORT", "--seed", "10"], env), {
             durationS: 3,
             connections: 50,
             warmupS: 0,
             seedItems: 10,
             peer: "other --port $PORT",
+            pin: undefined,
         });
+    });
+
+    it("pins the servers to one CPU list, the load to another and PostgreSQL to the load's or a third, from --pin or BENCH_PIN", function () {
+        const pinOf = (argv: string[], env: NodeJS.ProcessEnv, cpus: number) => (parseOptions(argv, env, cpus) as { pin?: unknown }).pin;
+        assert.deepEqual(pinOf(["--pin", "0:1"], {}, 2), { server: "0", load: "1", database: "1" });
+        assert.deepEqual(pinOf(["--pin", "0:1:0"], {}, 2), { server: "0", load: "1", database: "0" });
+        assert.deepEqual(pinOf([], { BENCH_PIN: "0-1:2,3" }, 4), { server: "0-1", load: "2,3", database: "2,3" });
+        assert.deepEqual(pinOf(["--pin=1:0"], { BENCH_PIN: "0:1" }, 2), { server: "1", load: "0", database: "0" });
+        assert.equal(pinOf([], { BENCH_PIN: "" }, 2), undefined);
+    });
+
+    it("refuses a --pin whose lists are not this machine's CPUs or whose server and load lists overlap, naming what is allowed", function () {
+        const allowed = (name: string, value: string) =>
+            `${name} must be SERVER_CPUS:LOAD_CPUS[:DATABASE_CPUS], CPU lists such as 0:1, 0:1:0 or 0-1:2,3, ` +
+            `the first two disjoint, of the CPUs 0 to 1 (got ${JSON.stringify(value)})`;
+        const refused = (argv: string[], env: NodeJS.ProcessEnv = {}) => {
+            try {
+                parseOptions(argv, env, 2);
+            } catch (err) {
+                assert.ok(err instanceof UsageError);
+                return err.message;
+            }
+            assert.fail(`accepted ${JSON.stringify(argv)} ${JSON.stringify(env)}`);
+        };
+        for (const value of ["0", "0:0", "0-1:1", "0:2", "a:1", "1-0:1", "0:1:2", "0:1:", "0:1:0:1", ":1", "0:"]) {
+            assert.equal(refused(["--pin", value]), allowed("--pin", value), value);
+        }
+        assert.equal(refused([], { BENCH_PIN: "0;1" }), allowed("BENCH_PIN", "0;1"));
     });
 
     it("treats an empty BENCH_PEER as no peer, and --help as a request for help", function () {
@@ -53,9 +96,12 @@ describe("bench options", function () {
     it("refuses unknown arguments and flags without a value", function () {
         assert.equal(
             usageError(["--time", "5"]),
-            'unknown argument "--time": allowed are --duration, --connections, --warmup, --seed, --peer, --help',
+            'unknown argument "--time": allowed are --duration, --connections, --warmup, --seed, --peer, --pin, --help',
         );
-        assert.equal(usageError(["5"]), 'unknown argument "5": allowed are --duration, --connections, --warmup, --seed, --peer, --help');
+        assert.equal(
+            usageError(["5"]),
+            'unknown argument "5": allowed are --duration, --connections, --warmup, --seed, --peer, --pin, --help',
+        );
         assert.equal(usageError(["--duration"]), "--duration needs a value: see --help");
     });
 });
@@ -74,6 +120,9 @@ describe("bench statistics", function () {
         // A command name with spaces and a closing parenthesis must not shift the fields.
         assert.equal(parentPid("4242 (uvicorn) x) S 4100 4242 4242 0 -1"), 4100);
         assert.throws(() => parentPid("garbage"), /cannot read the parent pid/);
+        assert.equal(cpusAllowed("Name:\tnode\nCpus_allowed:\t1\nCpus_allowed_list:\t0\nMems_allowed:\t1\n"), "0");
+        assert.equal(cpusAllowed("Cpus_allowed_list:\t0-1,3\n"), "0-1,3");
+        assert.throws(() => cpusAllowed("Name:\tnode\n"), /no Cpus_allowed_list line/);
     });
 
     it("finds every descendant of the started process, and nothing else", function () {
