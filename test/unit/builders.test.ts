@@ -78,7 +78,7 @@ describe("pod builders are pure functions with the hardened shape", () => {
 
     it("PostgreSQL probes: startup every second for up to 10 min, readiness over TCP as the user, liveness on the socket and slower", () => {
         const probes = postgresProbes("owner", "items");
-        assert.deepStrictEqual(probes.startupProbe, { ...probes.readinessProbe, periodSeconds: 1, failureThreshold: 600 });
+        assert.deepStrictEqual(probes.startupProbe, { ...(probes.readinessProbe as object), periodSeconds: 1, failureThreshold: 600 });
         assert.strictEqual((probes.readinessProbe as { initialDelaySeconds?: number }).initialDelaySeconds, undefined);
         assert.strictEqual((probes.livenessProbe as { initialDelaySeconds?: number }).initialDelaySeconds, undefined);
         assert.deepStrictEqual((probes.readinessProbe as { exec: unknown }).exec, {
