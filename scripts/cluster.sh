@@ -424,7 +424,7 @@ cmd_load_images() {
 }
 
 cmd_recycle_volumes() {
-  kc get --raw /readyz >/dev/null 2>&1 || die "the local cluster is not running" "start it with npm run cluster:up"
+  api_answers || die "the local cluster is not running" "start it with npm run cluster:up"
   recycle_released_volumes
 }
 

@@ -113,7 +113,7 @@ local_cluster_is_new() {
   [ "${fresh_cluster:-}" = false ] || return 1
   local namespace
   namespace="$(pulumi stack output namespaceName --stack "$stack" 2>/dev/null)" || return 1
-  [ -n "$namespace" ] && ! kubectl --kubeconfig "$API_STACK_KUBECONFIG" get namespace "$namespace" >/dev/null 2>&1
+  [ -n "$namespace" ] && ! kc get namespace "$namespace" >/dev/null 2>&1
 }
 if local_cluster_is_new && [ "$(pulumi stack --stack "$stack" --show-urns 2>/dev/null | grep -c 'urn:pulumi')" -gt 1 ]; then
   say "the local cluster was recreated: refreshing the state of $stack"
