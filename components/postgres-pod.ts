@@ -42,7 +42,9 @@ export function postgresProbes(
         startupProbe: { ...overTcp, periodSeconds: 1, timeoutSeconds: 3, failureThreshold: 600 },
         readinessProbe: { ...overTcp, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
         livenessProbe: {
-            exec: { command: ["pg_isready", "--host=/var/run/postgresql", port] },
+            // As the owner, into its database: pg_isready's default user (the OS user, postgres) has no role,
+            // and the server logged a FATAL for every probe.
+            exec: { command: ["pg_isready", "--host=/var/run/postgresql", port, `--username=${user}`, `--dbname=${databaseName}`] },
             periodSeconds: 15,
             timeoutSeconds: 5,
             failureThreshold: 6,

@@ -120,6 +120,32 @@ export const title = process.title;
             }
         });
 
+        it("a compiled program runs with node's compile cache beside its compile, or in the one NODE_COMPILE_CACHE names", async () => {
+            // The cache is written when node exits, so the second run finds the first one's entries.
+            const p = new ScratchProject("compile-cache", {
+                "program/Pulumi.yaml": project(),
+                "program/index.ts": `import * as nodeModule from "module";\nexport const cacheDir = nodeModule.getCompileCacheDir() ?? "none";\n`,
+            });
+            const own = fs.mkdtempSync(path.join(p.dir, "own-cache-"));
+            try {
+                await p.init();
+                succeeded(await p.run(["up", "--yes", "--skip-preview"]));
+                const cacheDir = JSON.parse(succeeded(await p.run(["stack", "output", "--json"]))).cacheDir as string;
+                const compiles = path.join(p.programDir, "node_modules", ".cache", "pulumi-language-nodejs");
+                // node keeps a folder per node version and V8 flags under the folder it is given.
+                assert.match(cacheDir, /\/node_modules\/\.cache\/pulumi-language-nodejs\/[0-9a-f]{16}\/node\/v24\.[^/]+$/);
+                assert.strictEqual(fs.realpathSync(path.dirname(path.dirname(path.dirname(cacheDir)))), fs.realpathSync(compiles));
+                assert.ok(fs.readdirSync(cacheDir, { recursive: true }).length > 0, `node wrote nothing into ${cacheDir}`);
+
+                p.env.NODE_COMPILE_CACHE = own;
+                succeeded(await p.run(["up", "--yes", "--skip-preview"]));
+                const second = JSON.parse(succeeded(await p.run(["stack", "output", "--json"]))).cacheDir as string;
+                assert.strictEqual(path.dirname(second), own);
+            } finally {
+                p.remove();
+            }
+        });
+
         it("a program out of heap is told to raise it with nodeargs", async () => {
             const p = new ScratchProject("oom", {
                 "program/Pulumi.yaml": project(`  options:\n    typescript: false\n    nodeargs: --max-old-space-size=64\n`),

@@ -59,8 +59,8 @@ describe("pod builders are pure functions with the hardened shape", () => {
         assert.deepStrictEqual(probes.startupProbe, {
             httpGet: { path: "/livez", port: "http" },
             timeoutSeconds: 2,
-            periodSeconds: 2,
-            failureThreshold: 30,
+            periodSeconds: 1,
+            failureThreshold: 60,
         });
         assert.deepStrictEqual(probes.livenessProbe, {
             httpGet: { path: "/livez", port: "http" },
@@ -85,7 +85,7 @@ describe("pod builders are pure functions with the hardened shape", () => {
             command: ["pg_isready", "--host=127.0.0.1", "--port=5432", "--username=owner", "--dbname=items"],
         });
         assert.deepStrictEqual((probes.livenessProbe as { exec: unknown }).exec, {
-            command: ["pg_isready", "--host=/var/run/postgresql", "--port=5432"],
+            command: ["pg_isready", "--host=/var/run/postgresql", "--port=5432", "--username=owner", "--dbname=items"],
         });
         const [ready, live] = [probes.readinessProbe, probes.livenessProbe] as { periodSeconds: number; failureThreshold: number }[];
         assert.ok(

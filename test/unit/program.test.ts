@@ -20,7 +20,7 @@ describe("per-stack sizing follows the committed stack files", () => {
         assert.strictEqual(deployment.spec.replicas, 1);
         assert.deepStrictEqual(deployment.spec.template.spec.containers[0].resources, {
             requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "32Mi" },
-            limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "128Mi" },
+            limits: { cpu: "500m", memory: "128Mi", "ephemeral-storage": "128Mi" },
         });
         assert.strictEqual(dev.one(serviceType, "api").spec.type, "ClusterIP");
         assert.strictEqual(dev.one("kubernetes:core/v1:PersistentVolumeClaim", "postgres-data").spec.resources.requests.storage, "1Gi");

@@ -38,7 +38,9 @@ const compileTimeout = 10 * time.Minute
 // compiledProgram is a compile this host made, held (shared lock) until the run that uses it ends.
 type compiledProgram struct {
 	entry string
-	lock  *os.File
+	// nodeCache is node's compile cache for the runs of this program (see withNodeCompileCache).
+	nodeCache string
+	lock      *os.File
 }
 
 func (c *compiledProgram) release() {
@@ -105,7 +107,7 @@ func (h *host) compileProgram(ctx context.Context, dir, entry string, opts nodeO
 		_ = lock.Close()
 		return nil, err
 	}
-	program := &compiledProgram{lock: lock}
+	program := &compiledProgram{lock: lock, nodeCache: filepath.Join(cache, "node")}
 	if err := h.compileIfStale(ctx, dir, entry, cache, opts, program); err != nil {
 		program.release()
 		return nil, err
@@ -156,7 +158,7 @@ func (h *host) compileIfStale(
 	defer cancel()
 	var output bytes.Buffer
 	cmd, done := h.nodeCommand(compileCtx, dir, []string{tsc, "-p", configFile, "--listFiles", "--pretty", "false"},
-		os.Environ(), &output, &output)
+		withNodeCompileCache(os.Environ(), program.nodeCache), &output, &output)
 	defer done()
 	runErr := cmd.Run()
 	files, diagnostics := splitListFiles(output.String())
@@ -182,6 +184,22 @@ func (h *host) compileIfStale(
 		return err
 	}
 	return s.write(stampFile)
+}
+
+// withNodeCompileCache turns on node's on-disk compile cache (Node.js >= 22.1; older releases ignore
+// the variable) in dir, unless the environment already names one. Compiling the modules a program
+// loads (@pulumi/pulumi, the providers' SDKs, grpc, protobuf) took about 0.5 s of CPU on every
+// preview and update, a quarter of a no-op preview here; node checks each entry against the
+// module's source and its own version, so a stale entry is recompiled, never run. The cache sits
+// beside the compiled program and goes with it (pruneOrphans). NODE_DISABLE_COMPILE_CACHE=1 turns
+// it off, as node documents.
+func withNodeCompileCache(env []string, dir string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "NODE_COMPILE_CACHE=") {
+			return env
+		}
+	}
+	return append(env, "NODE_COMPILE_CACHE="+dir)
 }
 
 // pruneOrphans removes the compiles of programs whose folder is gone (copies of a program that share

@@ -142,3 +142,14 @@ func TestPruneOrphansRemovesOnlyCompilesOfProgramsThatAreGone(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeCompileCacheIsOnUnlessTheEnvironmentNamesOne(t *testing.T) {
+	env := withNodeCompileCache([]string{"PATH=/bin"}, "/p/cache/node")
+	if want := []string{"PATH=/bin", "NODE_COMPILE_CACHE=/p/cache/node"}; !reflect.DeepEqual(env, want) {
+		t.Errorf("default: got %q, want %q", env, want)
+	}
+	own := []string{"NODE_COMPILE_CACHE=/mine", "PATH=/bin"}
+	if env := withNodeCompileCache(own, "/p/cache/node"); !reflect.DeepEqual(env, own) {
+		t.Errorf("the user's own cache: got %q, want it kept as %q", env, own)
+	}
+}

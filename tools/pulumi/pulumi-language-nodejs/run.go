@@ -30,8 +30,9 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
+	var program *compiledProgram
 	if entry != "" {
-		program, err := h.compileProgram(ctx, dir, entry, opts)
+		program, err = h.compileProgram(ctx, dir, entry, opts)
 		if err != nil {
 			return &pulumirpc.RunResponse{Error: err.Error()}, nil
 		}
@@ -43,6 +44,9 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	env, err := runEnv(req, opts)
 	if err != nil {
 		return nil, err
+	}
+	if program != nil {
+		env = withNodeCompileCache(env, program.nodeCache)
 	}
 
 	stderr := &oomWatcher{out: os.Stderr}
