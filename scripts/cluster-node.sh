@@ -18,6 +18,12 @@ NODE_DIR="$API_STACK_CLUSTER_DIR/node"
 NODE_BRIDGE="apistack-pods"
 NODE_IP="10.215.0.1"
 POD_CIDR="10.215.0.0/24"
+# The bridge's own address, fixed (locally administered, from NODE_IP). A bridge given none takes the lowest
+# of its ports' addresses and changes it whenever a pod whose veth sorts lower comes or goes; every pod's
+# neighbour entry for its gateway then names an address that nothing answers to until the entry expires,
+# tens of seconds in which the kubelet's probes and the pods' traffic through the gateway (Services, DNS)
+# are lost: CoreDNS failed its liveness probe and was restarted, and deploys stalled.
+NODE_BRIDGE_MAC="02:00:0a:d7:00:01"
 NODE_FORWARD_CHAIN="API-STACK-FORWARD"
 NODE_PREROUTING_CHAIN="API-STACK-PREROUTING"
 CONTAINERD_SOCKET="$NODE_DIR/containerd/containerd.sock"
@@ -118,6 +124,7 @@ node_network_up() {
       die "could not create the bridge $NODE_BRIDGE" "check that this machine allows bridges (ip link add type bridge)"
     touch "$NODE_DIR/bridge"
   fi
+  ip link set "$NODE_BRIDGE" address "$NODE_BRIDGE_MAC"
   ip addr replace "$NODE_IP/${POD_CIDR#*/}" dev "$NODE_BRIDGE"
   ip link set "$NODE_BRIDGE" up
   [ -d /proc/sys/net/bridge ] || modprobe br_netfilter 2>/dev/null || true

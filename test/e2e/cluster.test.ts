@@ -460,6 +460,20 @@ describe("local cluster: faults while it runs", function () {
         }
     });
 
+    it("the node's bridge keeps its own address when a port with a lower one joins (pods' gateway entries stay valid)", () => {
+        const address = () => fs.readFileSync("/sys/class/net/apistack-pods/address", "utf8").trim();
+        assert.strictEqual(address(), "02:00:0a:d7:00:01");
+        const ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+        ip("link", "add", "apistest-mac0", "address", "02:00:00:00:00:01", "type", "veth", "peer", "name", "apistest-mac1");
+        try {
+            ip("link", "set", "apistest-mac0", "master", "apistack-pods", "up");
+            // A bridge without an address of its own would now have taken 02:00:00:00:00:01.
+            assert.strictEqual(address(), "02:00:0a:d7:00:01");
+        } finally {
+            ip("link", "del", "apistest-mac0");
+        }
+    });
+
     it("up from another checkout is refused before it starts anything, naming the bridge this node holds", () => {
         const other = secondCheckout();
         try {
