@@ -179,7 +179,11 @@ export function registerDay2Tests(context: Day2Context): void {
         );
         assert.ok(!secrets.some((secret) => logs.includes(secret)), "no pod log holds a password");
         // Minutes of liveness probes have run by now: they connect as a role that exists.
-        assert.doesNotMatch(logs, /FATAL: +role "postgres" does not exist/, "PostgreSQL logged the liveness probe's connection as an error");
+        assert.doesNotMatch(
+            logs,
+            /FATAL: +role "postgres" does not exist/,
+            "PostgreSQL logged the liveness probe's connection as an error",
+        );
     });
 
     it("6e. restore drill: 100 items backed up, the table dropped, db:restore brings all of them back byte for byte", async () => {
